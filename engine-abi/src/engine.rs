@@ -1,0 +1,353 @@
+//! The core-engine trait: what a component host needs from a core-wasm
+//! engine, and nothing more.
+//!
+//! A backend compiles core modules, makes stores, defines host functions,
+//! instantiates modules against resolved imports, reads exports, calls
+//! functions and hands out linear memory. No engine type leaks through:
+//! handles are associated types of [`Engine`], values are [`CoreVal`].
+//!
+//! Host functions are written once, synchronously, as [`HostFunc`]. One may
+//! return [`HostError::Suspend`] with a future: the backend then parks the
+//! guest (wasmtime: the call's fiber; wasmi: a resumable call), awaits the
+//! future, and runs the host function again with the same arguments. So a
+//! blocking WASI call parks a task, never a thread.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::error::{Error, Trap};
+
+/// A core wasm value type at the boundary between host and guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CoreType {
+    /// `i32`
+    I32,
+    /// `i64`
+    I64,
+    /// `f32`
+    F32,
+    /// `f64`
+    F64,
+}
+
+/// A core wasm value. Floats are kept as bits so NaN payloads survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CoreVal {
+    /// An `i32`.
+    I32(i32),
+    /// An `i64`.
+    I64(i64),
+    /// The bits of an `f32`.
+    F32(u32),
+    /// The bits of an `f64`.
+    F64(u64),
+}
+
+impl CoreVal {
+    /// The zero value of `ty`.
+    pub fn zero(ty: CoreType) -> CoreVal {
+        match ty {
+            CoreType::I32 => CoreVal::I32(0),
+            CoreType::I64 => CoreVal::I64(0),
+            CoreType::F32 => CoreVal::F32(0),
+            CoreType::F64 => CoreVal::F64(0),
+        }
+    }
+
+    /// The type of this value.
+    pub fn ty(&self) -> CoreType {
+        match self {
+            CoreVal::I32(_) => CoreType::I32,
+            CoreVal::I64(_) => CoreType::I64,
+            CoreVal::F32(_) => CoreType::F32,
+            CoreVal::F64(_) => CoreType::F64,
+        }
+    }
+
+    /// This value as an `i32`, or a trap naming what was found instead.
+    pub fn i32(&self) -> Result<i32, Trap> {
+        match *self {
+            CoreVal::I32(v) => Ok(v),
+            other => Err(Trap::abi(format!("expected an i32, found {other:?}"))),
+        }
+    }
+
+    /// This value as an `i64`, or a trap.
+    pub fn i64(&self) -> Result<i64, Trap> {
+        match *self {
+            CoreVal::I64(v) => Ok(v),
+            other => Err(Trap::abi(format!("expected an i64, found {other:?}"))),
+        }
+    }
+
+    /// This value as `f32` bits, or a trap.
+    pub fn f32_bits(&self) -> Result<u32, Trap> {
+        match *self {
+            CoreVal::F32(v) => Ok(v),
+            other => Err(Trap::abi(format!("expected an f32, found {other:?}"))),
+        }
+    }
+
+    /// This value as `f64` bits, or a trap.
+    pub fn f64_bits(&self) -> Result<u64, Trap> {
+        match *self {
+            CoreVal::F64(v) => Ok(v),
+            other => Err(Trap::abi(format!("expected an f64, found {other:?}"))),
+        }
+    }
+}
+
+/// The signature of a core function.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct CoreFuncType {
+    /// Parameter types.
+    pub params: Vec<CoreType>,
+    /// Result types.
+    pub results: Vec<CoreType>,
+}
+
+impl CoreFuncType {
+    /// A signature from parameter and result types.
+    pub fn new(params: impl Into<Vec<CoreType>>, results: impl Into<Vec<CoreType>>) -> Self {
+        CoreFuncType {
+            params: params.into(),
+            results: results.into(),
+        }
+    }
+}
+
+impl fmt::Display for CoreFuncType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "(func (param")?;
+        for p in &self.params {
+            write!(f, " {}", format!("{p:?}").to_lowercase())?;
+        }
+        write!(f, ") (result")?;
+        for r in &self.results {
+            write!(f, " {}", format!("{r:?}").to_lowercase())?;
+        }
+        write!(f, "))")
+    }
+}
+
+/// A future a suspended host function waits on before it is run again.
+pub type Readiness = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// How a host function can fail.
+pub enum HostError {
+    /// End the guest's call with this trap.
+    Trap(Trap),
+    /// Park the guest until the future resolves, then run the host function
+    /// again with the same arguments. The future must not borrow the store.
+    Suspend(Readiness),
+}
+
+impl From<Trap> for HostError {
+    fn from(trap: Trap) -> Self {
+        HostError::Trap(trap)
+    }
+}
+
+impl fmt::Debug for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostError::Trap(t) => write!(f, "HostError::Trap({t:?})"),
+            HostError::Suspend(_) => write!(f, "HostError::Suspend(..)"),
+        }
+    }
+}
+
+/// What a host function can do with its store while the guest waits.
+///
+/// Used as `&mut dyn Caller<E, T>`, so it is the same inside a host
+/// function and outside any call (see [`StoreCaller`]).
+pub trait Caller<E: Engine, T> {
+    /// The store's data.
+    fn data(&self) -> &T;
+    /// The store's data, mutably.
+    fn data_mut(&mut self) -> &mut T;
+    /// The bytes of `memory` and the store's data, both mutably.
+    fn memory_and_data(&mut self, memory: E::Memory) -> (&mut [u8], &mut T);
+    /// Call a guest function that must finish without suspending (a
+    /// realloc, a post-return, a destructor, a component-to-component call).
+    /// A host function that asks to suspend inside it traps.
+    fn call(&mut self, func: E::Func, args: &[CoreVal], results: &mut [CoreVal])
+    -> Result<(), Trap>;
+}
+
+/// A host function, written once for every engine.
+pub type HostFunc<E, T> = Arc<
+    dyn Fn(&mut dyn Caller<E, T>, &[CoreVal], &mut [CoreVal]) -> Result<(), HostError>
+        + Send
+        + Sync,
+>;
+
+/// A store-bound item: what a core module imports and exports.
+pub enum Extern<E: Engine> {
+    /// A function.
+    Func(E::Func),
+    /// A linear memory.
+    Memory(E::Memory),
+    /// A table.
+    Table(E::Table),
+    /// A global.
+    Global(E::Global),
+}
+
+impl<E: Engine> Clone for Extern<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E: Engine> Copy for Extern<E> {}
+
+impl<E: Engine> fmt::Debug for Extern<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Extern::Func(_) => "func",
+            Extern::Memory(_) => "memory",
+            Extern::Table(_) => "table",
+            Extern::Global(_) => "global",
+        })
+    }
+}
+
+/// Limits a store enforces on what its guest may grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// Largest size of one linear memory, in bytes.
+    pub max_memory_bytes: usize,
+    /// Largest number of elements of one table.
+    pub max_table_elements: usize,
+    /// Most instances, memories and tables one store may create.
+    pub max_instances: usize,
+}
+
+impl StoreLimits {
+    /// The default memory limit: 256 MiB.
+    pub const DEFAULT_MAX_MEMORY_BYTES: usize = 256 << 20;
+    /// The default table limit.
+    pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 1 << 20;
+    /// The default count of instances, memories and tables.
+    pub const DEFAULT_MAX_INSTANCES: usize = 1_000;
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            max_memory_bytes: Self::DEFAULT_MAX_MEMORY_BYTES,
+            max_table_elements: Self::DEFAULT_MAX_TABLE_ELEMENTS,
+            max_instances: Self::DEFAULT_MAX_INSTANCES,
+        }
+    }
+}
+
+/// A core-wasm engine.
+///
+/// Handles (`Func`, `Memory`, …) are plain `Copy` values owned by a store;
+/// using one with another store is a bug the backend may report by panicking,
+/// as both engines do, so the component layer never mixes stores.
+pub trait Engine: Clone + Send + Sync + 'static {
+    /// A compiled core module, shareable between stores.
+    type Module: Clone + Send + Sync + 'static;
+    /// A store holding instances and the host's data `T`.
+    type Store<T: Send + 'static>: Send + 'static;
+    /// An instance in a store.
+    type Instance: Copy + Send + Sync + 'static;
+    /// A function in a store.
+    type Func: Copy + Send + Sync + 'static;
+    /// A linear memory in a store.
+    type Memory: Copy + Send + Sync + 'static;
+    /// A table in a store.
+    type Table: Copy + Send + Sync + 'static;
+    /// A global in a store.
+    type Global: Copy + Send + Sync + 'static;
+
+    /// A short name for logs: `jit` or `interp`.
+    fn name(&self) -> &'static str;
+
+    /// Compile (or, for an interpreter, validate and translate) a module.
+    fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error>;
+
+    /// A fresh store owning `data`.
+    fn new_store<T: Send + 'static>(&self, data: T, limits: StoreLimits) -> Self::Store<T>;
+
+    /// The store's data.
+    fn data<T: Send + 'static>(store: &Self::Store<T>) -> &T;
+
+    /// The store's data, mutably.
+    fn data_mut<T: Send + 'static>(store: &mut Self::Store<T>) -> &mut T;
+
+    /// Define `func` in `store` with signature `ty`.
+    fn host_func<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        ty: &CoreFuncType,
+        func: HostFunc<Self, T>,
+    ) -> Self::Func;
+
+    /// Instantiate `module` with `imports` given in the module's import order.
+    /// Runs the module's start function, if any.
+    fn instantiate<'a, T: Send + 'static>(
+        store: &'a mut Self::Store<T>,
+        module: &'a Self::Module,
+        imports: &'a [Extern<Self>],
+    ) -> impl Future<Output = Result<Self::Instance, Error>> + Send + 'a;
+
+    /// The export `name` of `instance`.
+    fn export<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        instance: Self::Instance,
+        name: &str,
+    ) -> Option<Extern<Self>>;
+
+    /// The signature of `func`.
+    fn func_type<T: Send + 'static>(store: &Self::Store<T>, func: Self::Func) -> CoreFuncType;
+
+    /// Call `func`, suspending whenever one of its host functions asks to.
+    fn call<'a, T: Send + 'static>(
+        store: &'a mut Self::Store<T>,
+        func: Self::Func,
+        args: &'a [CoreVal],
+        results: &'a mut [CoreVal],
+    ) -> impl Future<Output = Result<(), Trap>> + Send + 'a;
+
+    /// Call `func` to completion without suspending, as [`Caller::call`].
+    fn call_nested<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        func: Self::Func,
+        args: &[CoreVal],
+        results: &mut [CoreVal],
+    ) -> Result<(), Trap>;
+
+    /// The bytes of `memory` and the store's data.
+    fn memory_and_data<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        memory: Self::Memory,
+    ) -> (&mut [u8], &mut T);
+}
+
+/// A [`Caller`] over a whole store, for host code running between calls
+/// (lowering arguments, lifting results, running destructors).
+pub struct StoreCaller<'a, E: Engine, T: Send + 'static>(pub &'a mut E::Store<T>);
+
+impl<E: Engine, T: Send + 'static> Caller<E, T> for StoreCaller<'_, E, T> {
+    fn data(&self) -> &T {
+        E::data(self.0)
+    }
+    fn data_mut(&mut self) -> &mut T {
+        E::data_mut(self.0)
+    }
+    fn memory_and_data(&mut self, memory: E::Memory) -> (&mut [u8], &mut T) {
+        E::memory_and_data(self.0, memory)
+    }
+    fn call(
+        &mut self,
+        func: E::Func,
+        args: &[CoreVal],
+        results: &mut [CoreVal],
+    ) -> Result<(), Trap> {
+        E::call_nested(self.0, func, args, results)
+    }
+}
