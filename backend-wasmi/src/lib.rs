@@ -1,1 +1,414 @@
-//! Placeholder
+//! cohost's core-engine trait on the wasmi interpreter: no code generator,
+//! no executable memory, for platforms where a JIT is forbidden.
+//!
+//! Guest calls are wasmi resumable calls. A host function that asks to
+//! suspend leaves its readiness future and arguments in the store and
+//! returns a marker error; the call surfaces as a resumable state, the
+//! backend awaits readiness, runs the host function again, and resumes the
+//! guest with its results.
+//!
+//! ```
+//! use engine_abi::engine::Engine;
+//! let engine = backend_wasmi::WasmiEngine::new();
+//! let module = engine.compile(b"\0asm\x01\0\0\0").unwrap();
+//! # let _ = module;
+//! ```
+
+use std::future::Future;
+
+use engine_abi::engine::{
+    Caller, CoreFuncType, CoreType, CoreVal, Engine, Extern, HostError, HostFunc, Readiness,
+    StoreLimits,
+};
+use engine_abi::error::{Error, Trap, TrapKind, WasmTrap};
+use wasmi::ResumableCall;
+
+/// The wasmi engine: an interpreter.
+#[derive(Clone)]
+pub struct WasmiEngine {
+    engine: wasmi::Engine,
+}
+
+impl Default for WasmiEngine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WasmiEngine {
+    /// An engine with cohost's defaults: lazy translation (wasmi's default),
+    /// the wasm features real component toolchains emit.
+    pub fn new() -> Self {
+        let mut config = wasmi::Config::default();
+        config
+            .wasm_multi_memory(true)
+            .wasm_extended_const(true)
+            .wasm_tail_call(true)
+            .wasm_simd(true);
+        WasmiEngine {
+            engine: wasmi::Engine::new(&config),
+        }
+    }
+}
+
+/// A host function's suspension, parked in the store until the guest's call
+/// is resumed.
+struct Pending<T: Send + 'static> {
+    ready: Readiness,
+    func: HostFunc<WasmiEngine, T>,
+    args: Vec<CoreVal>,
+}
+
+/// What a cohost store keeps beside the host's data.
+pub struct StoreData<T: Send + 'static> {
+    data: T,
+    limits: wasmi::StoreLimits,
+    pending: Option<Pending<T>>,
+    /// How many nested (non-resumable) calls are running.
+    nested: u32,
+}
+
+/// The marker a suspending host function returns through wasmi.
+#[derive(Debug)]
+struct Suspended;
+
+impl std::fmt::Display for Suspended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("host function suspended")
+    }
+}
+
+impl wasmi::errors::HostError for Suspended {}
+
+/// A [`Trap`] raised by a host function, carried through wasmi.
+#[derive(Debug)]
+struct HostTrap(Trap);
+
+impl std::fmt::Display for HostTrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl wasmi::errors::HostError for HostTrap {}
+
+fn to_trap(err: &wasmi::Error) -> Trap {
+    if let Some(HostTrap(t)) = err.downcast_ref::<HostTrap>() {
+        return t.clone();
+    }
+    if let Some(code) = err.as_trap_code() {
+        use wasmi::TrapCode as T;
+        let code = match code {
+            T::UnreachableCodeReached => WasmTrap::Unreachable,
+            T::MemoryOutOfBounds => WasmTrap::MemoryOutOfBounds,
+            T::TableOutOfBounds => WasmTrap::TableOutOfBounds,
+            T::IndirectCallToNull => WasmTrap::IndirectCallToNull,
+            T::BadSignature => WasmTrap::BadSignature,
+            T::IntegerOverflow => WasmTrap::IntegerOverflow,
+            T::IntegerDivisionByZero => WasmTrap::IntegerDivisionByZero,
+            T::BadConversionToInteger => WasmTrap::BadConversionToInteger,
+            T::StackOverflow => WasmTrap::StackOverflow,
+            T::OutOfFuel => WasmTrap::OutOfTime,
+            other => return Trap::new(TrapKind::Wasm, other.to_string()),
+        };
+        return Trap::wasm(code);
+    }
+    Trap::host(err.to_string())
+}
+
+fn to_error(err: wasmi::Error) -> Error {
+    if err.downcast_ref::<HostTrap>().is_some() || err.as_trap_code().is_some() {
+        return Error::from(to_trap(&err));
+    }
+    Error::engine(err.to_string())
+}
+
+fn val_type(ty: CoreType) -> wasmi::ValType {
+    match ty {
+        CoreType::I32 => wasmi::ValType::I32,
+        CoreType::I64 => wasmi::ValType::I64,
+        CoreType::F32 => wasmi::ValType::F32,
+        CoreType::F64 => wasmi::ValType::F64,
+    }
+}
+
+fn to_val(v: CoreVal) -> wasmi::Val {
+    match v {
+        CoreVal::I32(v) => wasmi::Val::I32(v),
+        CoreVal::I64(v) => wasmi::Val::I64(v),
+        CoreVal::F32(v) => wasmi::Val::F32(wasmi::F32::from_bits(v)),
+        CoreVal::F64(v) => wasmi::Val::F64(wasmi::F64::from_bits(v)),
+    }
+}
+
+fn from_val(v: &wasmi::Val) -> Result<CoreVal, Trap> {
+    Ok(match *v {
+        wasmi::Val::I32(v) => CoreVal::I32(v),
+        wasmi::Val::I64(v) => CoreVal::I64(v),
+        wasmi::Val::F32(v) => CoreVal::F32(v.to_bits()),
+        wasmi::Val::F64(v) => CoreVal::F64(v.to_bits()),
+        _ => {
+            return Err(Trap::host(
+                "a reference or vector value cannot cross the component boundary",
+            ));
+        }
+    })
+}
+
+fn zeros(n: usize) -> Vec<wasmi::Val> {
+    vec![wasmi::Val::I32(0); n]
+}
+
+fn from_extern(e: wasmi::Extern) -> Extern<WasmiEngine> {
+    match e {
+        wasmi::Extern::Func(f) => Extern::Func(f),
+        wasmi::Extern::Memory(m) => Extern::Memory(m),
+        wasmi::Extern::Table(t) => Extern::Table(t),
+        wasmi::Extern::Global(g) => Extern::Global(g),
+    }
+}
+
+fn to_extern(e: Extern<WasmiEngine>) -> wasmi::Extern {
+    match e {
+        Extern::Func(f) => f.into(),
+        Extern::Memory(m) => m.into(),
+        Extern::Table(t) => t.into(),
+        Extern::Global(g) => g.into(),
+    }
+}
+
+/// A call that must finish without suspending.
+fn call_nested<T: Send + 'static>(
+    mut ctx: impl wasmi::AsContextMut<Data = StoreData<T>>,
+    func: wasmi::Func,
+    args: &[CoreVal],
+    results: &mut [CoreVal],
+) -> Result<(), Trap> {
+    let args: Vec<wasmi::Val> = args.iter().copied().map(to_val).collect();
+    let mut outs = zeros(results.len());
+    ctx.as_context_mut().data_mut().nested += 1;
+    let outcome = func.call(&mut ctx, &args, &mut outs);
+    ctx.as_context_mut().data_mut().nested -= 1;
+    outcome.map_err(|e| to_trap(&e))?;
+    for (slot, v) in results.iter_mut().zip(&outs) {
+        *slot = from_val(v)?;
+    }
+    Ok(())
+}
+
+/// [`Caller`] over a wasmi context: a host function's caller, or the store
+/// while a suspended call is being resumed.
+struct WasmiCaller<C>(C);
+
+macro_rules! wasmi_caller {
+    ($ctx:ty) => {
+        impl<T: Send + 'static> Caller<WasmiEngine, T> for WasmiCaller<$ctx> {
+            fn data(&self) -> &T {
+                &self.0.data().data
+            }
+            fn data_mut(&mut self) -> &mut T {
+                &mut self.0.data_mut().data
+            }
+            fn memory_and_data(&mut self, memory: wasmi::Memory) -> (&mut [u8], &mut T) {
+                let (bytes, data) = memory.data_and_store_mut(&mut *self.0);
+                (bytes, &mut data.data)
+            }
+            fn call(
+                &mut self,
+                func: wasmi::Func,
+                args: &[CoreVal],
+                results: &mut [CoreVal],
+            ) -> Result<(), Trap> {
+                call_nested(&mut *self.0, func, args, results)
+            }
+        }
+    };
+}
+
+wasmi_caller!(&mut wasmi::Caller<'_, StoreData<T>>);
+wasmi_caller!(&mut wasmi::Store<StoreData<T>>);
+
+impl Engine for WasmiEngine {
+    type Module = wasmi::Module;
+    type Store<T: Send + 'static> = wasmi::Store<StoreData<T>>;
+    type Instance = wasmi::Instance;
+    type Func = wasmi::Func;
+    type Memory = wasmi::Memory;
+    type Table = wasmi::Table;
+    type Global = wasmi::Global;
+
+    fn name(&self) -> &'static str {
+        "interp"
+    }
+
+    fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {
+        wasmi::Module::new(&self.engine, wasm)
+            .map_err(|e| Error::invalid(format!("core module failed to compile: {e}")))
+    }
+
+    fn new_store<T: Send + 'static>(&self, data: T, limits: StoreLimits) -> Self::Store<T> {
+        let limits = wasmi::StoreLimitsBuilder::new()
+            .memory_size(limits.max_memory_bytes)
+            .table_elements(limits.max_table_elements)
+            .instances(limits.max_instances)
+            .memories(limits.max_instances)
+            .tables(limits.max_instances)
+            .build();
+        let mut store = wasmi::Store::new(
+            &self.engine,
+            StoreData {
+                data,
+                limits,
+                pending: None,
+                nested: 0,
+            },
+        );
+        store.limiter(|d| &mut d.limits);
+        store
+    }
+
+    fn data<T: Send + 'static>(store: &Self::Store<T>) -> &T {
+        &store.data().data
+    }
+
+    fn data_mut<T: Send + 'static>(store: &mut Self::Store<T>) -> &mut T {
+        &mut store.data_mut().data
+    }
+
+    fn host_func<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        ty: &CoreFuncType,
+        func: HostFunc<Self, T>,
+    ) -> Self::Func {
+        let wi_ty = wasmi::FuncType::new(
+            ty.params.iter().copied().map(val_type),
+            ty.results.iter().copied().map(val_type),
+        );
+        wasmi::Func::new(store, wi_ty, move |mut caller, params, results| {
+            let args = params.iter().map(from_val).collect::<Result<Vec<_>, _>>();
+            let args = args.map_err(|t| wasmi::Error::host(HostTrap(t)))?;
+            let mut outs: Vec<CoreVal> = results.iter().map(|_| CoreVal::I32(0)).collect();
+            match func(&mut WasmiCaller(&mut caller), &args, &mut outs) {
+                Ok(()) => {
+                    for (slot, v) in results.iter_mut().zip(outs) {
+                        *slot = to_val(v);
+                    }
+                    Ok(())
+                }
+                Err(HostError::Trap(t)) => Err(wasmi::Error::host(HostTrap(t))),
+                Err(HostError::Suspend(ready)) => {
+                    let data = caller.data_mut();
+                    if data.nested > 0 {
+                        return Err(wasmi::Error::host(HostTrap(Trap::host(
+                            "a host function cannot block inside a realloc, \
+                             post-return, destructor or component-to-component call",
+                        ))));
+                    }
+                    data.pending = Some(Pending {
+                        ready,
+                        func: func.clone(),
+                        args,
+                    });
+                    Err(wasmi::Error::host(Suspended))
+                }
+            }
+        })
+    }
+
+    fn instantiate<'a, T: Send + 'static>(
+        store: &'a mut Self::Store<T>,
+        module: &'a Self::Module,
+        imports: &'a [Extern<Self>],
+    ) -> impl Future<Output = Result<Self::Instance, Error>> + Send + 'a {
+        // Start functions run to completion here; components have none
+        // that call host functions, so no suspension can happen.
+        let imports: Vec<wasmi::Extern> = imports.iter().copied().map(to_extern).collect();
+        let outcome = wasmi::Instance::new(&mut *store, module, &imports).map_err(to_error);
+        std::future::ready(outcome)
+    }
+
+    fn export<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        instance: Self::Instance,
+        name: &str,
+    ) -> Option<Extern<Self>> {
+        instance.get_export(&*store, name).map(from_extern)
+    }
+
+    fn func_type<T: Send + 'static>(store: &Self::Store<T>, func: Self::Func) -> CoreFuncType {
+        let ty = func.ty(store);
+        let conv = |t: &wasmi::ValType| match t {
+            wasmi::ValType::I64 => CoreType::I64,
+            wasmi::ValType::F32 => CoreType::F32,
+            wasmi::ValType::F64 => CoreType::F64,
+            _ => CoreType::I32,
+        };
+        CoreFuncType::new(
+            ty.params().iter().map(conv).collect::<Vec<_>>(),
+            ty.results().iter().map(conv).collect::<Vec<_>>(),
+        )
+    }
+
+    fn call<'a, T: Send + 'static>(
+        store: &'a mut Self::Store<T>,
+        func: Self::Func,
+        args: &'a [CoreVal],
+        results: &'a mut [CoreVal],
+    ) -> impl Future<Output = Result<(), Trap>> + Send + 'a {
+        async move {
+            let wargs: Vec<wasmi::Val> = args.iter().copied().map(to_val).collect();
+            let mut outs = zeros(results.len());
+            let mut state = func
+                .call_resumable(&mut *store, &wargs, &mut outs)
+                .map_err(|e| to_trap(&e))?;
+            loop {
+                match state {
+                    ResumableCall::Finished => break,
+                    ResumableCall::HostTrap(invocation) => {
+                        let Some(mut pending) = store.data_mut().pending.take() else {
+                            return Err(to_trap(invocation.host_error()));
+                        };
+                        let host_results = loop {
+                            pending.ready.await;
+                            let n = invocation.host_func().ty(&*store).results().len();
+                            let mut host_outs = vec![CoreVal::I32(0); n];
+                            let mut caller = WasmiCaller(&mut *store);
+                            match (pending.func)(&mut caller, &pending.args, &mut host_outs) {
+                                Ok(()) => break host_outs,
+                                Err(HostError::Trap(t)) => return Err(t),
+                                Err(HostError::Suspend(ready)) => pending.ready = ready,
+                            }
+                        };
+                        let inputs: Vec<wasmi::Val> =
+                            host_results.into_iter().map(to_val).collect();
+                        state = invocation
+                            .resume(&mut *store, &inputs, &mut outs)
+                            .map_err(|e| to_trap(&e))?;
+                    }
+                    ResumableCall::OutOfFuel(_) => return Err(Trap::wasm(WasmTrap::OutOfTime)),
+                }
+            }
+            for (slot, v) in results.iter_mut().zip(&outs) {
+                *slot = from_val(v)?;
+            }
+            Ok(())
+        }
+    }
+
+    fn call_nested<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        func: Self::Func,
+        args: &[CoreVal],
+        results: &mut [CoreVal],
+    ) -> Result<(), Trap> {
+        call_nested(store, func, args, results)
+    }
+
+    fn memory_and_data<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        memory: Self::Memory,
+    ) -> (&mut [u8], &mut T) {
+        let (bytes, data) = memory.data_and_store_mut(store);
+        (bytes, &mut data.data)
+    }
+}

@@ -26,6 +26,54 @@ pub enum TrapKind {
     Host,
 }
 
+/// The traps of core wasm, named the same whichever engine raised them so
+/// that both engines report identical messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WasmTrap {
+    /// `unreachable` executed.
+    Unreachable,
+    /// Out-of-bounds linear memory access.
+    MemoryOutOfBounds,
+    /// Out-of-bounds table access.
+    TableOutOfBounds,
+    /// `call_indirect` of a null entry.
+    IndirectCallToNull,
+    /// `call_indirect` signature mismatch.
+    BadSignature,
+    /// Integer overflow.
+    IntegerOverflow,
+    /// Integer division by zero.
+    IntegerDivisionByZero,
+    /// Float to integer conversion failed.
+    BadConversionToInteger,
+    /// The call stack was exhausted.
+    StackOverflow,
+    /// The time budget (fuel or epoch deadline) ran out.
+    OutOfTime,
+    /// Any other engine trap.
+    Other,
+}
+
+impl WasmTrap {
+    /// The message of this trap.
+    pub fn message(self) -> &'static str {
+        match self {
+            WasmTrap::Unreachable => "wasm `unreachable` instruction executed",
+            WasmTrap::MemoryOutOfBounds => "out of bounds memory access",
+            WasmTrap::TableOutOfBounds => "undefined element: out of bounds table access",
+            WasmTrap::IndirectCallToNull => "uninitialized element",
+            WasmTrap::BadSignature => "indirect call type mismatch",
+            WasmTrap::IntegerOverflow => "integer overflow",
+            WasmTrap::IntegerDivisionByZero => "integer divide by zero",
+            WasmTrap::BadConversionToInteger => "invalid conversion to integer",
+            WasmTrap::StackOverflow => "call stack exhausted",
+            WasmTrap::OutOfTime => "guest ran out of its time budget",
+            WasmTrap::Other => "wasm trap",
+        }
+    }
+}
+
 /// A trap: the end of a guest call, with a message naming what went wrong.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Trap {
@@ -40,6 +88,15 @@ impl Trap {
             kind,
             message: message.into().into_boxed_str(),
         }
+    }
+
+    /// A core wasm trap.
+    pub fn wasm(code: WasmTrap) -> Self {
+        let kind = match code {
+            WasmTrap::OutOfTime => TrapKind::Timeout,
+            _ => TrapKind::Wasm,
+        };
+        Trap::new(kind, code.message())
     }
 
     /// A canonical-ABI violation by the guest.
