@@ -411,15 +411,24 @@ impl Flags {
 
 /// The identity of a resource type.
 ///
-/// Each resource type, whether the host defines it or a component does, gets
-/// a fresh id when it is created; two handle types match only if their ids
-/// do, which is what keeps a `fields` handle from passing as a `request`.
+/// A resource type a component defines gets a fresh id each time it is
+/// created, so two handle types match only if their ids do: that is what
+/// keeps a `fields` handle from passing as a `request`. A resource type the
+/// host defines is named by its interface and name instead, with the
+/// interface's version reduced to its semver track (`wasi:http/types@0.2`),
+/// so a guest built against 0.2.0 and the host's 0.2.12 agree on it.
 #[derive(Clone)]
 pub struct ResourceType(Arc<ResourceInner>);
 
 struct ResourceInner {
-    id: u32,
+    kind: ResourceKind,
     name: Box<str>,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+enum ResourceKind {
+    Host(Box<str>),
+    Guest(u32),
 }
 
 static NEXT_RESOURCE_ID: AtomicU32 = AtomicU32::new(0);
@@ -428,12 +437,27 @@ impl ResourceType {
     /// A resource type distinct from every other, named `name` in messages.
     pub fn fresh(name: impl Into<Box<str>>) -> ResourceType {
         let id = NEXT_RESOURCE_ID.fetch_add(1, Ordering::Relaxed);
-        ResourceType(Arc::new(ResourceInner { id, name: name.into() }))
+        ResourceType(Arc::new(ResourceInner {
+            kind: ResourceKind::Guest(id),
+            name: name.into(),
+        }))
     }
-    /// The unique id.
-    pub fn id(&self) -> u32 {
-        self.0.id
+
+    /// The host's resource `name` of `interface` (empty for a resource
+    /// imported at a component's top level).
+    pub fn host(interface: &str, name: &str) -> ResourceType {
+        let key = format!("{}#{name}", crate::names::semver_track(interface));
+        ResourceType(Arc::new(ResourceInner {
+            kind: ResourceKind::Host(key.into()),
+            name: name.into(),
+        }))
     }
+
+    /// Whether the host defines this resource type.
+    pub fn is_host(&self) -> bool {
+        matches!(self.0.kind, ResourceKind::Host(_))
+    }
+
     /// The name given at creation.
     pub fn name(&self) -> &str {
         &self.0.name
@@ -442,19 +466,22 @@ impl ResourceType {
 
 impl PartialEq for ResourceType {
     fn eq(&self, other: &Self) -> bool {
-        self.0.id == other.0.id
+        Arc::ptr_eq(&self.0, &other.0) || self.0.kind == other.0.kind
     }
 }
 impl Eq for ResourceType {}
 impl std::hash::Hash for ResourceType {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.id.hash(state)
+        self.0.kind.hash(state)
     }
 }
 
 impl fmt::Debug for ResourceType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.0.name, self.0.id)
+        match &self.0.kind {
+            ResourceKind::Host(key) => write!(f, "{key}"),
+            ResourceKind::Guest(id) => write!(f, "{}#{id}", self.0.name),
+        }
     }
 }
 

@@ -1,0 +1,572 @@
+//! Components: loading, linking against the host, instantiating, calling.
+//!
+//! ```text
+//! Component::new(&engine, bytes)        parse + validate + plan + compile, once
+//! Linker::new() + define_func/resource  the host's functions and resources
+//! linker.instantiate_pre(&component)    type-check imports, resolve them, once
+//! pre.instantiate(&mut store).await     per request: a fresh instance
+//! instance.func(&store, "iface#name")   a lifted export
+//! func.call(&mut store, &args).await    lower, call, lift, post-return
+//! ```
+
+mod parse;
+mod plan;
+mod resources;
+mod runtime;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::abi::Val;
+use crate::engine::{Caller, CoreVal, Engine, Extern, HostError, HostFunc, StoreLimits};
+use crate::error::{Error, Result};
+use crate::names::{semver_compatible, semver_track};
+use crate::types::{FuncType, ResourceType};
+use plan::{CoreDef, ExportDef, FuncDef, LiftedFunc, PlanBody};
+use runtime::{ResolvedOptions, RuntimeInstance};
+
+pub use resources::MAX_HANDLES;
+pub use runtime::StoreData;
+
+/// A compiled component: its plan and core modules, shareable between
+/// stores and threads.
+pub struct Component<E: Engine> {
+    inner: Arc<ComponentInner<E>>,
+}
+
+impl<E: Engine> Clone for Component<E> {
+    fn clone(&self) -> Self {
+        Component {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+pub(crate) struct ComponentInner<E: Engine> {
+    modules: Vec<E::Module>,
+    plan: PlanBody,
+}
+
+/// An import of a component: a function or a resource type the host must
+/// provide.
+#[derive(Debug, Clone)]
+pub enum ImportItem<'a> {
+    /// A function `name` of `interface` (`None`: imported at top level).
+    Func {
+        /// The interface, e.g. `wasi:http/types@0.2.12`.
+        interface: Option<&'a str>,
+        /// The function's name, e.g. `[method]fields.append`.
+        name: &'a str,
+        /// Its type.
+        ty: &'a FuncType,
+    },
+    /// A resource type.
+    Resource {
+        /// The interface.
+        interface: Option<&'a str>,
+        /// The resource's name.
+        name: &'a str,
+        /// Its identity.
+        ty: &'a ResourceType,
+    },
+}
+
+impl<E: Engine> Component<E> {
+    /// Validate, plan and compile a component.
+    ///
+    /// Every core module is compiled here, once; instantiating is then only
+    /// a matter of running the plan.
+    pub fn new(engine: &E, bytes: &[u8]) -> Result<Self> {
+        let parsed = parse::parse(bytes)?;
+        let plan = plan::plan(&parsed)?;
+        let mut modules = Vec::with_capacity(parsed.modules.len());
+        for (i, m) in parsed.modules.iter().enumerate() {
+            let module = engine
+                .compile(&bytes[m.range.clone()])
+                .map_err(|e| e.context(format_args!("core module {i}")))?;
+            modules.push(module);
+        }
+        Ok(Component {
+            inner: Arc::new(ComponentInner { modules, plan }),
+        })
+    }
+
+    /// The functions and resources this component imports.
+    pub fn imports(&self) -> impl Iterator<Item = ImportItem<'_>> {
+        let plan = &self.inner.plan;
+        let resources = plan
+            .imported_resources
+            .iter()
+            .map(|(i, n, t)| ImportItem::Resource {
+                interface: i.as_deref(),
+                name: n,
+                ty: t,
+            });
+        let funcs = plan.imports.iter().map(|i| ImportItem::Func {
+            interface: i.instance.as_deref(),
+            name: &i.name,
+            ty: &i.ty,
+        });
+        resources.chain(funcs)
+    }
+
+    /// The exported functions, as `name` or `interface#name`, with types.
+    pub fn exported_funcs(&self) -> Vec<(String, FuncType)> {
+        let mut out = Vec::new();
+        for (name, item) in &self.inner.plan.exports {
+            match item {
+                ExportDef::Func(FuncDef::Lifted(l)) => out.push((name.clone(), l.ty.clone())),
+                ExportDef::Instance(items) => {
+                    for (n, i) in items.iter() {
+                        if let ExportDef::Func(FuncDef::Lifted(l)) = i {
+                            out.push((format!("{name}#{n}"), l.ty.clone()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// How many core modules and core instances the component has.
+    pub fn core_counts(&self) -> (usize, usize) {
+        (
+            self.inner.modules.len(),
+            self.inner.plan.instantiations.len(),
+        )
+    }
+}
+
+/// A dynamically typed host function: the store's data and the lifted
+/// arguments in, the result (if the type has one) out.
+pub type DynHostFn<D> = Arc<dyn Fn(&mut D, &[Val]) -> Result<Option<Val>, HostError> + Send + Sync>;
+
+/// A host resource's destructor: runs when the guest drops its last owned
+/// handle, with the resource's representation.
+pub type HostDtor<D> = Arc<dyn Fn(&mut D, u32) + Send + Sync>;
+
+struct HostFuncDef<D> {
+    ty: FuncType,
+    func: DynHostFn<D>,
+}
+
+/// The host's side of linking: the functions and resource types it provides,
+/// by interface and name.
+pub struct Linker<D> {
+    funcs: HashMap<(String, String), HostFuncDef<D>>,
+    resources: HashMap<ResourceType, Option<HostDtor<D>>>,
+}
+
+impl<D> Default for Linker<D> {
+    fn default() -> Self {
+        Linker {
+            funcs: HashMap::new(),
+            resources: HashMap::new(),
+        }
+    }
+}
+
+impl<D: Send + 'static> Linker<D> {
+    /// An empty linker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Define resource `name` of `interface` (`""` for a top-level import),
+    /// with an optional destructor, and return its type for use in function
+    /// types.
+    pub fn define_resource(
+        &mut self,
+        interface: &str,
+        name: &str,
+        dtor: Option<HostDtor<D>>,
+    ) -> ResourceType {
+        let ty = ResourceType::host(interface, name);
+        self.resources.insert(ty.clone(), dtor);
+        ty
+    }
+
+    /// Define function `name` of `interface` (`""` for a top-level import).
+    /// Guests importing any semver-compatible version of `interface` bind to
+    /// it.
+    pub fn define_func(
+        &mut self,
+        interface: &str,
+        name: &str,
+        ty: FuncType,
+        func: impl Fn(&mut D, &[Val]) -> Result<Option<Val>, HostError> + Send + Sync + 'static,
+    ) {
+        self.funcs.insert(
+            (semver_track(interface), name.to_string()),
+            HostFuncDef {
+                ty,
+                func: Arc::new(func),
+            },
+        );
+    }
+
+    /// Check `component`'s imports against this linker and resolve them,
+    /// once, for fast instantiation.
+    pub fn instantiate_pre<E: Engine>(
+        &self,
+        component: &Component<E>,
+    ) -> Result<InstancePre<E, D>> {
+        let plan = &component.inner.plan;
+        for (interface, name, ty) in &plan.imported_resources {
+            if !self.resources.contains_key(ty) {
+                return Err(Error::link(format!(
+                    "component imports resource `{}`, which the host does not provide",
+                    qualified(interface.as_deref(), name)
+                )));
+            }
+        }
+        let mut host_funcs = Vec::with_capacity(plan.imports.len());
+        for import in &plan.imports {
+            let key = (
+                semver_track(import.instance.as_deref().unwrap_or("")),
+                import.name.clone(),
+            );
+            let what = qualified(import.instance.as_deref(), &import.name);
+            let Some(def) = self.funcs.get(&key) else {
+                return Err(Error::link(format!(
+                    "component imports `{what}`, which the host does not provide"
+                )));
+            };
+            if def.ty != import.ty {
+                return Err(Error::link(format!(
+                    "component imports `{what}` as {}, but the host provides {}",
+                    import.ty, def.ty
+                )));
+            }
+            host_funcs.push(def.func.clone());
+        }
+        let host_dtors = self
+            .resources
+            .iter()
+            .filter_map(|(t, d)| Some((t.clone(), d.clone()?)))
+            .collect();
+        Ok(InstancePre {
+            inner: Arc::new(InstancePreInner {
+                component: component.clone(),
+                plan: PlanRef(component.inner.clone()),
+                host_funcs,
+                host_dtors,
+            }),
+        })
+    }
+
+    /// Instantiate `component` in `store`: [`Linker::instantiate_pre`] then
+    /// [`InstancePre::instantiate`].
+    pub async fn instantiate<E: Engine>(
+        &self,
+        store: &mut Store<E, D>,
+        component: &Component<E>,
+    ) -> Result<Instance> {
+        self.instantiate_pre(component)?.instantiate(store).await
+    }
+}
+
+fn qualified(interface: Option<&str>, name: &str) -> String {
+    match interface {
+        Some(i) => format!("{i}#{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// The plan of a component, kept alive by its instances.
+pub(crate) struct PlanRef<E: Engine>(Arc<ComponentInner<E>>);
+
+impl<E: Engine> std::ops::Deref for PlanRef<E> {
+    type Target = PlanBody;
+    fn deref(&self) -> &PlanBody {
+        &self.0.plan
+    }
+}
+
+/// A component linked against a host, ready to instantiate many times.
+pub struct InstancePre<E: Engine, D> {
+    inner: Arc<InstancePreInner<E, D>>,
+}
+
+impl<E: Engine, D> Clone for InstancePre<E, D> {
+    fn clone(&self) -> Self {
+        InstancePre {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+pub(crate) struct InstancePreInner<E: Engine, D> {
+    component: Component<E>,
+    pub(crate) plan: PlanRef<E>,
+    pub(crate) host_funcs: Vec<DynHostFn<D>>,
+    pub(crate) host_dtors: HashMap<ResourceType, HostDtor<D>>,
+}
+
+impl<E: Engine, D: Send + 'static> InstancePre<E, D> {
+    /// The component this was made from.
+    pub fn component(&self) -> &Component<E> {
+        &self.inner.component
+    }
+
+    /// Instantiate in `store`: the per-request path.
+    pub async fn instantiate(&self, store: &mut Store<E, D>) -> Result<Instance> {
+        let pre = &self.inner;
+        let plan = &pre.plan;
+        let rt = E::data(&store.inner).instances.len();
+        E::data_mut(&mut store.inner)
+            .instances
+            .push(RuntimeInstance {
+                pre: pre.clone(),
+                core_instances: Vec::with_capacity(plan.instantiations.len()),
+                trampolines: Vec::with_capacity(plan.trampolines.len()),
+                options: Vec::new(),
+                callables: Vec::new(),
+                tables: vec![Default::default(); plan.component_instances as usize],
+                scopes: Vec::new(),
+                ready: false,
+            });
+        for (t, trampoline) in plan.trampolines.iter().enumerate() {
+            let ty = trampoline.core_type(plan);
+            let func: HostFunc<E, StoreData<E, D>> = Arc::new(
+                move |caller: &mut dyn Caller<E, StoreData<E, D>>,
+                      args: &[CoreVal],
+                      results: &mut [CoreVal]| {
+                    runtime::run_trampoline(caller, rt, t, args, results)
+                },
+            );
+            let f = E::host_func(&mut store.inner, &ty, func);
+            E::data_mut(&mut store.inner).instances[rt]
+                .trampolines
+                .push(f);
+        }
+        let mut imports = Vec::new();
+        for inst in &plan.instantiations {
+            imports.clear();
+            for def in &inst.imports {
+                imports.push(store.resolve(rt, def)?);
+            }
+            let module = &pre.component.inner.modules[inst.module];
+            let instance = E::instantiate(&mut store.inner, module, &imports).await?;
+            E::data_mut(&mut store.inner).instances[rt]
+                .core_instances
+                .push(instance);
+        }
+        let mut options = Vec::with_capacity(plan.options.len());
+        for o in &plan.options {
+            let memory = match &o.memory {
+                Some(d) => match store.resolve(rt, d)? {
+                    Extern::Memory(m) => Some(m),
+                    _ => return Err(Error::link("canonical option `memory` is not a memory")),
+                },
+                None => None,
+            };
+            let realloc = o
+                .realloc
+                .as_ref()
+                .map(|d| store.resolve_func(rt, d))
+                .transpose()?;
+            let post_return = o
+                .post_return
+                .as_ref()
+                .map(|d| store.resolve_func(rt, d))
+                .transpose()?;
+            options.push(ResolvedOptions {
+                memory,
+                realloc,
+                post_return,
+                encoding: o.encoding,
+                instance: o.instance,
+            });
+        }
+        let mut callables = Vec::with_capacity(plan.callables.len());
+        for d in &plan.callables {
+            callables.push(store.resolve_func(rt, d)?);
+        }
+        let inst = &mut E::data_mut(&mut store.inner).instances[rt];
+        inst.options = options;
+        inst.callables = callables;
+        inst.ready = true;
+        Ok(Instance {
+            rt,
+            store_id: store.id,
+        })
+    }
+}
+
+/// A store: the per-request world of a component instance, owning the
+/// embedder's data `D`.
+pub struct Store<E: Engine, D: Send + 'static> {
+    inner: E::Store<StoreData<E, D>>,
+    id: u64,
+}
+
+static NEXT_STORE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl<E: Engine, D: Send + 'static> Store<E, D> {
+    /// A store with the default [`StoreLimits`].
+    pub fn new(engine: &E, data: D) -> Self {
+        Self::with_limits(engine, data, StoreLimits::default())
+    }
+
+    /// A store with `limits`.
+    pub fn with_limits(engine: &E, data: D, limits: StoreLimits) -> Self {
+        let data = StoreData {
+            data,
+            instances: Vec::new(),
+        };
+        Store {
+            inner: engine.new_store(data, limits),
+            id: NEXT_STORE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// The embedder's data.
+    pub fn data(&self) -> &D {
+        &E::data(&self.inner).data
+    }
+
+    /// The embedder's data, mutably.
+    pub fn data_mut(&mut self) -> &mut D {
+        &mut E::data_mut(&mut self.inner).data
+    }
+
+    /// The engine store, for engine-specific settings.
+    pub fn engine_store(&mut self) -> &mut E::Store<StoreData<E, D>> {
+        &mut self.inner
+    }
+
+    fn resolve(&mut self, rt: usize, def: &CoreDef) -> Result<Extern<E>> {
+        let inst = &E::data(&self.inner).instances[rt];
+        match def {
+            CoreDef::Trampoline(t) => Ok(Extern::Func(inst.trampolines[*t as usize])),
+            CoreDef::Export { instance, name } => {
+                let Some(&core) = inst.core_instances.get(*instance as usize) else {
+                    return Err(Error::link(format!(
+                        "core instance {instance} used before it was instantiated"
+                    )));
+                };
+                E::export(&mut self.inner, core, name)
+                    .ok_or_else(|| Error::link(format!("core instance has no export `{name}`")))
+            }
+        }
+    }
+
+    fn resolve_func(&mut self, rt: usize, def: &CoreDef) -> Result<E::Func> {
+        match self.resolve(rt, def)? {
+            Extern::Func(f) => Ok(f),
+            other => Err(Error::link(format!(
+                "expected a core function, found a {other:?}"
+            ))),
+        }
+    }
+}
+
+/// An instantiated component in a store.
+#[derive(Debug, Clone, Copy)]
+pub struct Instance {
+    rt: usize,
+    store_id: u64,
+}
+
+impl Instance {
+    /// The exported function `name`: a top-level export, or
+    /// `interface#name` for a function of an exported instance (the
+    /// interface matched semver-compatibly).
+    pub fn func<E: Engine, D: Send + 'static>(
+        &self,
+        store: &Store<E, D>,
+        name: &str,
+    ) -> Option<Func> {
+        if store.id != self.store_id {
+            return None;
+        }
+        let plan = &E::data(&store.inner).instances[self.rt].pre.plan;
+        let lifted = match name.split_once('#') {
+            None => plan.exports.iter().find(|(n, _)| n == name).map(|(_, e)| e),
+            Some((iface, f)) => {
+                let items = plan.exports.iter().find(|(n, _)| n == iface).or_else(|| {
+                    plan.exports
+                        .iter()
+                        .find(|(n, _)| semver_compatible(n, iface))
+                });
+                match items {
+                    Some((_, ExportDef::Instance(items))) => {
+                        items.iter().find(|(n, _)| n == f).map(|(_, e)| e)
+                    }
+                    _ => None,
+                }
+            }
+        };
+        match lifted? {
+            ExportDef::Func(FuncDef::Lifted(l)) => Some(Func {
+                rt: self.rt,
+                store_id: self.store_id,
+                lifted: l.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl Instance {
+    /// Drop an owned resource the host received from this instance, running
+    /// its destructor if it has one (a host resource's destructor, or the
+    /// defining component's).
+    pub fn resource_drop<E: Engine, D: Send + 'static>(
+        &self,
+        store: &mut Store<E, D>,
+        resource: crate::abi::Resource,
+    ) -> Result<()> {
+        if store.id != self.store_id {
+            return Err(Error::type_mismatch("resource dropped with another store"));
+        }
+        let pre = E::data(&store.inner).instances[self.rt].pre.clone();
+        if resource.ty.is_host() {
+            if let Some(dtor) = pre.host_dtors.get(&resource.ty) {
+                dtor(store.data_mut(), resource.rep);
+            }
+            return Ok(());
+        }
+        let Some(guest) = pre.plan.guest_resource(&resource.ty) else {
+            return Err(Error::type_mismatch(format!(
+                "resource {:?} does not belong to this instance",
+                resource.ty
+            )));
+        };
+        if let Some(dtor) = guest.dtor {
+            let f = E::data(&store.inner).instances[self.rt].callables[dtor as usize];
+            E::call_nested(&mut store.inner, f, &[CoreVal::I32(resource.rep as i32)], &mut [])?;
+        }
+        Ok(())
+    }
+}
+
+/// A lifted function of an instance.
+#[derive(Clone)]
+pub struct Func {
+    rt: usize,
+    store_id: u64,
+    lifted: Arc<LiftedFunc>,
+}
+
+impl Func {
+    /// The function's type.
+    pub fn ty(&self) -> &FuncType {
+        &self.lifted.ty
+    }
+
+    /// Call the function with `args`; a guest trap is an [`Error`] whose
+    /// [`Error::trap`] says what happened.
+    pub async fn call<E: Engine, D: Send + 'static>(
+        &self,
+        store: &mut Store<E, D>,
+        args: &[Val],
+    ) -> Result<Option<Val>> {
+        if store.id != self.store_id {
+            return Err(Error::type_mismatch("function called with another store"));
+        }
+        runtime::call_lifted::<E, D>(&mut store.inner, self.rt, &self.lifted, args).await
+    }
+}

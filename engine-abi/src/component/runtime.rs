@@ -1,0 +1,443 @@
+//! Running a plan in a store: core instantiation, trampolines (the core
+//! functions `canon` makes), and the canonical-ABI context of each call.
+
+use std::sync::Arc;
+
+use super::InstancePreInner;
+use super::plan::{LiftedFunc, Trampoline};
+use super::resources::{HandleTable, Slot};
+use crate::abi::{self, AbiContext, Resource, StringEncoding, Val};
+use crate::engine::{Caller, CoreVal, Engine, HostError};
+use crate::error::{Error, Trap};
+use crate::types::ResourceType;
+
+/// The data of a cohost store: the embedder's `D` and the running
+/// component instances.
+pub struct StoreData<E: Engine, D> {
+    pub(crate) data: D,
+    pub(crate) instances: Vec<RuntimeInstance<E, D>>,
+}
+
+/// Canonical options resolved to this store's items.
+pub(crate) struct ResolvedOptions<E: Engine> {
+    pub memory: Option<E::Memory>,
+    pub realloc: Option<E::Func>,
+    pub post_return: Option<E::Func>,
+    pub encoding: StringEncoding,
+    pub instance: u32,
+}
+
+impl<E: Engine> Clone for ResolvedOptions<E> {
+    fn clone(&self) -> Self {
+        ResolvedOptions {
+            memory: self.memory,
+            realloc: self.realloc,
+            post_return: self.post_return,
+            encoding: self.encoding,
+            instance: self.instance,
+        }
+    }
+}
+
+/// One instantiated component in a store.
+pub(crate) struct RuntimeInstance<E: Engine, D> {
+    pub pre: Arc<InstancePreInner<E, D>>,
+    pub core_instances: Vec<E::Instance>,
+    pub trampolines: Vec<E::Func>,
+    pub options: Vec<ResolvedOptions<E>>,
+    /// The plan's callables, resolved.
+    pub callables: Vec<E::Func>,
+    pub tables: Vec<HandleTable>,
+    /// Outstanding borrow handles of each active call scope.
+    pub scopes: Vec<u32>,
+    /// Set once every core instance exists and options are resolved.
+    pub ready: bool,
+}
+
+type Cx<'c, E, D> = &'c mut dyn Caller<E, StoreData<E, D>>;
+
+/// The canonical-ABI context of one side of a call.
+pub(crate) struct CallCx<'c, E: Engine, D: Send + 'static> {
+    pub caller: Cx<'c, E, D>,
+    pub rt: usize,
+    pub options: ResolvedOptions<E>,
+    /// Handles of this side's table lent for the call, to give back at its end.
+    pub lends: Vec<u32>,
+    /// The borrow scope for handles lowered into this side.
+    pub scope: Option<u32>,
+}
+
+impl<'c, E: Engine, D: Send + 'static> CallCx<'c, E, D> {
+    pub fn new(caller: Cx<'c, E, D>, rt: usize, options: ResolvedOptions<E>) -> Self {
+        CallCx {
+            caller,
+            rt,
+            options,
+            lends: Vec::new(),
+            scope: None,
+        }
+    }
+
+    fn runtime(&mut self) -> &mut RuntimeInstance<E, D> {
+        &mut self.caller.data_mut().instances[self.rt]
+    }
+
+    fn table(&mut self) -> &mut HandleTable {
+        let instance = self.options.instance as usize;
+        &mut self.runtime().tables[instance]
+    }
+
+    /// Give back the handles lent for this call.
+    pub fn end_lends(&mut self) {
+        let lends = std::mem::take(&mut self.lends);
+        let table = self.table();
+        for h in lends {
+            table.end_lend(h);
+        }
+    }
+
+    /// Open a borrow scope for handles lowered into this side.
+    pub fn open_scope(&mut self) {
+        let rt = self.runtime();
+        rt.scopes.push(0);
+        self.scope = Some(rt.scopes.len() as u32 - 1);
+    }
+
+    /// Close the borrow scope: every borrow lowered into this side must have
+    /// been dropped.
+    pub fn close_scope(&mut self) -> Result<(), Trap> {
+        let Some(scope) = self.scope.take() else {
+            return Ok(());
+        };
+        let rt = self.runtime();
+        let outstanding = rt.scopes.get(scope as usize).copied().unwrap_or(0);
+        rt.scopes.truncate(scope as usize);
+        if outstanding != 0 {
+            return Err(Trap::abi(format!(
+                "{outstanding} borrowed handle(s) still remain at the end of the call"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<E: Engine, D: Send + 'static> AbiContext for CallCx<'_, E, D> {
+    fn memory(&mut self) -> Result<&mut [u8], Trap> {
+        let Some(memory) = self.options.memory else {
+            return Err(Trap::abi(
+                "a value needs linear memory, but no `memory` option was given",
+            ));
+        };
+        Ok(self.caller.memory_and_data(memory).0)
+    }
+
+    fn realloc(
+        &mut self,
+        old_ptr: u32,
+        old_size: u32,
+        align: u32,
+        new_size: u32,
+    ) -> Result<u32, Trap> {
+        let Some(realloc) = self.options.realloc else {
+            return Err(Trap::abi(
+                "a value needs allocation, but no `realloc` option was given",
+            ));
+        };
+        let args = [
+            CoreVal::I32(old_ptr as i32),
+            CoreVal::I32(old_size as i32),
+            CoreVal::I32(align as i32),
+            CoreVal::I32(new_size as i32),
+        ];
+        let mut out = [CoreVal::I32(0)];
+        self.caller.call(realloc, &args, &mut out)?;
+        Ok(out[0].i32()? as u32)
+    }
+
+    fn string_encoding(&self) -> StringEncoding {
+        self.options.encoding
+    }
+
+    fn lift_own(&mut self, ty: &ResourceType, handle: u32) -> Result<Resource, Trap> {
+        let rep = self.table().take_own(handle, ty)?;
+        Ok(Resource {
+            ty: ty.clone(),
+            rep,
+        })
+    }
+
+    fn lift_borrow(&mut self, ty: &ResourceType, handle: u32) -> Result<Resource, Trap> {
+        let rep = match self.table().get_mut(handle, ty)? {
+            Slot::Own { rep, lends, .. } => {
+                *lends += 1;
+                let rep = *rep;
+                self.lends.push(handle);
+                rep
+            }
+            Slot::Borrow { rep, .. } => *rep,
+            Slot::Free { .. } => unreachable!("get_mut never returns a free slot"),
+        };
+        Ok(Resource {
+            ty: ty.clone(),
+            rep,
+        })
+    }
+
+    fn lower_own(&mut self, resource: &Resource) -> Result<u32, Trap> {
+        self.table().insert(Slot::Own {
+            ty: resource.ty.clone(),
+            rep: resource.rep,
+            lends: 0,
+        })
+    }
+
+    fn lower_borrow(&mut self, resource: &Resource) -> Result<u32, Trap> {
+        let instance = self.options.instance;
+        let defined_here = self
+            .runtime()
+            .pre
+            .plan
+            .guest_resource(&resource.ty)
+            .is_some_and(|r| r.instance == instance);
+        if defined_here {
+            return Ok(resource.rep);
+        }
+        let Some(scope) = self.scope else {
+            return Err(Trap::host(
+                "a borrow can only be lowered into a call's arguments",
+            ));
+        };
+        let h = self.table().insert(Slot::Borrow {
+            ty: resource.ty.clone(),
+            rep: resource.rep,
+            scope,
+        })?;
+        self.runtime().scopes[scope as usize] += 1;
+        Ok(h)
+    }
+}
+
+/// Run trampoline `t` of runtime instance `rt`: the body of every core
+/// function a `canon` definition made.
+pub(crate) fn run_trampoline<E: Engine, D: Send + 'static>(
+    caller: Cx<'_, E, D>,
+    rt: usize,
+    t: usize,
+    args: &[CoreVal],
+    results: &mut [CoreVal],
+) -> Result<(), HostError> {
+    let pre = {
+        let inst = &caller.data().instances[rt];
+        if !inst.ready {
+            return Err(
+                Trap::host("component function called before instantiation finished").into(),
+            );
+        }
+        inst.pre.clone()
+    };
+    match &pre.plan.trampolines[t] {
+        Trampoline::LowerHost { import, options } => {
+            let options = caller.data().instances[rt].options[*options as usize].clone();
+            let import_def = &pre.plan.imports[*import as usize];
+            let host = pre.host_funcs[*import as usize].clone();
+            let ty = &import_def.ty;
+            let mut cx = CallCx::new(caller, rt, options);
+            let vals = match abi::lift_args(&mut cx, ty, args) {
+                Ok(v) => v,
+                Err(e) => {
+                    cx.end_lends();
+                    return Err(e.into());
+                }
+            };
+            let outcome = host(&mut cx.caller.data_mut().data, &vals);
+            let result = match outcome {
+                Ok(r) => r,
+                Err(e) => {
+                    // A suspended host function runs again with the same core
+                    // arguments, so what lifting did must be undone.
+                    cx.end_lends();
+                    if matches!(e, HostError::Suspend(_))
+                        && ty
+                            .params()
+                            .iter()
+                            .any(|(_, t)| matches!(t, crate::types::Type::Own(_)))
+                    {
+                        return Err(Trap::host(format!(
+                            "host function `{}` suspended after taking ownership of a handle",
+                            import_def.name
+                        ))
+                        .into());
+                    }
+                    return Err(e);
+                }
+            };
+            let retptr = abi::retptr(ty, args)?;
+            let mut out = Vec::with_capacity(results.len());
+            let lowered = abi::lower_result(&mut cx, ty, result.as_ref(), retptr, &mut out);
+            cx.end_lends();
+            lowered?;
+            results.copy_from_slice(&out);
+            Ok(())
+        }
+        Trampoline::Adapter { callee, options } => {
+            let options = caller.data().instances[rt].options[*options as usize].clone();
+            adapter(caller, rt, callee, options, args, results).map_err(HostError::Trap)
+        }
+        Trampoline::ResourceNew { ty, instance } => {
+            let rep = args[0].i32()? as u32;
+            let h =
+                caller.data_mut().instances[rt].tables[*instance as usize].insert(Slot::Own {
+                    ty: ty.clone(),
+                    rep,
+                    lends: 0,
+                })?;
+            results[0] = CoreVal::I32(h as i32);
+            Ok(())
+        }
+        Trampoline::ResourceRep { ty, instance } => {
+            let h = args[0].i32()? as u32;
+            let rep =
+                match caller.data_mut().instances[rt].tables[*instance as usize].get_mut(h, ty)? {
+                    Slot::Own { rep, .. } | Slot::Borrow { rep, .. } => *rep,
+                    Slot::Free { .. } => unreachable!(),
+                };
+            results[0] = CoreVal::I32(rep as i32);
+            Ok(())
+        }
+        Trampoline::ResourceDrop { ty, instance } => {
+            let h = args[0].i32()? as u32;
+            drop_handle(caller, rt, &pre, ty, *instance, h).map_err(HostError::Trap)
+        }
+    }
+}
+
+fn drop_handle<E: Engine, D: Send + 'static>(
+    caller: Cx<'_, E, D>,
+    rt: usize,
+    pre: &InstancePreInner<E, D>,
+    ty: &ResourceType,
+    instance: u32,
+    h: u32,
+) -> Result<(), Trap> {
+    let inst = &mut caller.data_mut().instances[rt];
+    let table = &mut inst.tables[instance as usize];
+    if let Slot::Own { lends, .. } = table.get_mut(h, ty)?
+        && *lends > 0
+    {
+        return Err(Trap::abi(format!(
+            "cannot drop handle {h} while it is borrowed"
+        )));
+    }
+    match table.remove(h, ty)? {
+        Slot::Borrow { scope, .. } => {
+            if let Some(n) = inst.scopes.get_mut(scope as usize) {
+                *n = n.saturating_sub(1);
+            }
+            Ok(())
+        }
+        Slot::Own { rep, .. } => {
+            if ty.is_host() {
+                if let Some(dtor) = pre.host_dtors.get(ty) {
+                    dtor(&mut caller.data_mut().data, rep);
+                }
+                return Ok(());
+            }
+            let Some(dtor) = pre.plan.guest_resource(ty).and_then(|r| r.dtor.clone()) else {
+                return Ok(());
+            };
+            let f = caller.data().instances[rt].callables[dtor as usize];
+            caller.call(f, &[CoreVal::I32(rep as i32)], &mut [])
+        }
+        Slot::Free { .. } => unreachable!(),
+    }
+}
+
+/// A component-to-component call: lift the arguments from the caller, lower
+/// them into the callee, call it, and bring the result back.
+fn adapter<E: Engine, D: Send + 'static>(
+    caller: Cx<'_, E, D>,
+    rt: usize,
+    callee: &LiftedFunc,
+    caller_options: ResolvedOptions<E>,
+    args: &[CoreVal],
+    results: &mut [CoreVal],
+) -> Result<(), Trap> {
+    let ty = &callee.ty;
+    let callee_options = caller.data().instances[rt].options[callee.options as usize].clone();
+    let mut from = CallCx::new(caller, rt, caller_options.clone());
+    let vals = abi::lift_args(&mut from, ty, args);
+    let lends = std::mem::take(&mut from.lends);
+    let caller = from.caller;
+    let vals = vals?;
+    let outcome = (|| {
+        let mut to = CallCx::new(&mut *caller, rt, callee_options);
+        to.open_scope();
+        let mut flat = Vec::new();
+        abi::lower_args(&mut to, ty, &vals, &mut flat)?;
+        let core = to.runtime().callables[callee.core as usize];
+        let n = abi::lifted_core_type(ty).results.len();
+        let mut core_results = vec![CoreVal::I32(0); n];
+        to.caller.call(core, &flat, &mut core_results)?;
+        let result = abi::lift_result(&mut to, ty, &core_results)?;
+        if let Some(post) = to.options.post_return {
+            to.caller.call(post, &core_results, &mut [])?;
+        }
+        to.close_scope()?;
+        Ok::<_, Trap>(result)
+    })();
+    let mut back = CallCx::new(caller, rt, caller_options);
+    back.lends = lends;
+    let lowered = outcome.and_then(|result| {
+        let retptr = abi::retptr(ty, args)?;
+        let mut out = Vec::with_capacity(results.len());
+        abi::lower_result(&mut back, ty, result.as_ref(), retptr, &mut out)?;
+        results.copy_from_slice(&out);
+        Ok(())
+    });
+    back.end_lends();
+    lowered
+}
+
+/// Call lifted function `func` of runtime instance `rt` from the host.
+pub(crate) async fn call_lifted<E: Engine, D: Send + 'static>(
+    store: &mut E::Store<StoreData<E, D>>,
+    rt: usize,
+    func: &LiftedFunc,
+    args: &[Val],
+) -> Result<Option<Val>, Error> {
+    let ty = &func.ty;
+    let options = E::data(store).instances[rt].options[func.options as usize].clone();
+    let mut flat = Vec::new();
+    let core = {
+        let mut caller = crate::engine::StoreCaller::<E, _>(store);
+        let mut cx = CallCx::new(&mut caller, rt, options.clone());
+        cx.open_scope();
+        let lowered = abi::lower_args(&mut cx, ty, args, &mut flat);
+        if let Err(t) = lowered {
+            let _ = cx.close_scope();
+            return Err(if t.kind() == crate::error::TrapKind::Host {
+                Error::type_mismatch(t.message().to_string())
+            } else {
+                t.into()
+            });
+        }
+        cx.runtime().callables[func.core as usize]
+    };
+    let n = abi::lifted_core_type(ty).results.len();
+    let mut core_results = vec![CoreVal::I32(0); n];
+    let called = E::call(store, core, &flat, &mut core_results).await;
+    let mut caller = crate::engine::StoreCaller::<E, _>(store);
+    let mut cx = CallCx::new(&mut caller, rt, options);
+    // The scope opened above is the innermost one of this instance.
+    cx.scope = Some(cx.runtime().scopes.len().saturating_sub(1) as u32);
+    if let Err(t) = called {
+        let _ = cx.close_scope();
+        return Err(t.into());
+    }
+    let result = abi::lift_result(&mut cx, ty, &core_results)?;
+    if let Some(post) = cx.options.post_return {
+        cx.caller.call(post, &core_results, &mut [])?;
+    }
+    cx.close_scope()?;
+    Ok(result)
+}

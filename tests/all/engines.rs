@@ -1,0 +1,132 @@
+//! The core-engine trait on both backends: host functions that suspend park
+//! their call, not the thread, so many calls interleave on one thread.
+
+use std::sync::{Arc, Mutex};
+
+use engine_abi::engine::{CoreFuncType, CoreType, CoreVal, Engine, Extern, HostError, StoreLimits};
+use engine_abi::error::TrapKind;
+
+use crate::{block_on, interp, jit};
+
+const GUEST: &str = r#"
+(module
+  (import "host" "wait" (func $wait (param i32) (result i32)))
+  (func (export "run") (param $steps i32) (result i32)
+    (local $i i32) (local $acc i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $steps)))
+        (local.set $acc (i32.add (local.get $acc) (call $wait (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (local.get $acc))
+  (func (export "boom") unreachable))
+"#;
+
+struct Task {
+    id: u32,
+    suspended: bool,
+    log: Arc<Mutex<Vec<u32>>>,
+}
+
+const TASKS: u32 = 40;
+const STEPS: i32 = 25;
+
+async fn run_task<E: Engine>(engine: E, module: E::Module, id: u32, log: Arc<Mutex<Vec<u32>>>) -> i32 {
+    let mut store = engine.new_store(
+        Task {
+            id,
+            suspended: false,
+            log,
+        },
+        StoreLimits::default(),
+    );
+    let ty = CoreFuncType::new([CoreType::I32], [CoreType::I32]);
+    let wait = E::host_func(
+        &mut store,
+        &ty,
+        Arc::new(|caller, args, results| {
+            let task = caller.data_mut();
+            // Every call first suspends until the executor polls us again,
+            // then, run a second time, completes.
+            if !task.suspended {
+                task.suspended = true;
+                return Err(HostError::Suspend(Box::pin(tokio::task::yield_now())));
+            }
+            task.suspended = false;
+            task.log.lock().unwrap().push(task.id);
+            results[0] = CoreVal::I32(args[0].i32()? * 2);
+            Ok(())
+        }),
+    );
+    let instance = E::instantiate(&mut store, &module, &[Extern::Func(wait)])
+        .await
+        .unwrap();
+    let Some(Extern::Func(run)) = E::export(&mut store, instance, "run") else {
+        panic!("no run export")
+    };
+    let mut out = [CoreVal::I32(0)];
+    E::call(&mut store, run, &[CoreVal::I32(STEPS)], &mut out)
+        .await
+        .unwrap();
+    out[0].i32().unwrap()
+}
+
+async fn interleave<E: Engine>(engine: E) {
+    let module = engine.compile(&wat::parse_str(GUEST).unwrap()).unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut set = tokio::task::JoinSet::new();
+    for id in 0..TASKS {
+        set.spawn(run_task(engine.clone(), module.clone(), id, log.clone()));
+    }
+    let expected: i32 = (0..STEPS).map(|i| i * 2).sum();
+    while let Some(r) = set.join_next().await {
+        assert_eq!(r.unwrap(), expected);
+    }
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), (TASKS as usize) * STEPS as usize);
+    // Had any call blocked the thread, its steps would be contiguous; with
+    // suspension every task's first step happens before any task's last.
+    let first_round: std::collections::HashSet<u32> =
+        log[..TASKS as usize].iter().copied().collect();
+    assert_eq!(first_round.len(), TASKS as usize, "calls did not interleave: {:?}", &log[..TASKS as usize]);
+}
+
+#[test]
+fn suspending_calls_interleave_on_one_thread() {
+    block_on(interleave(jit()));
+    block_on(interleave(interp()));
+}
+
+async fn traps<E: Engine>(engine: E) {
+    let module = engine.compile(&wat::parse_str(GUEST).unwrap()).unwrap();
+    let mut store = engine.new_store((), StoreLimits::default());
+    let ty = CoreFuncType::new([CoreType::I32], [CoreType::I32]);
+    let wait = E::host_func(
+        &mut store,
+        &ty,
+        Arc::new(|_, _, _| Err(HostError::Trap(engine_abi::Trap::host("host says no")))),
+    );
+    let instance = E::instantiate(&mut store, &module, &[Extern::Func(wait)])
+        .await
+        .unwrap();
+    let Some(Extern::Func(boom)) = E::export(&mut store, instance, "boom") else {
+        panic!()
+    };
+    let err = E::call(&mut store, boom, &[], &mut []).await.unwrap_err();
+    assert_eq!(err.kind(), TrapKind::Wasm);
+    assert_eq!(err.message(), "wasm `unreachable` instruction executed");
+    let Some(Extern::Func(run)) = E::export(&mut store, instance, "run") else {
+        panic!()
+    };
+    let err = E::call(&mut store, run, &[CoreVal::I32(1)], &mut [CoreVal::I32(0)])
+        .await
+        .unwrap_err();
+    assert_eq!((err.kind(), err.message()), (TrapKind::Host, "host says no"));
+}
+
+#[test]
+fn traps_are_the_same_on_both_engines() {
+    block_on(traps(jit()));
+    block_on(traps(interp()));
+}
