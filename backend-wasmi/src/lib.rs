@@ -349,13 +349,13 @@ impl Engine for WasmiEngine {
         )
     }
 
-    fn call<'a, T: Send + 'static>(
+    async fn call<'a, T: Send + 'static>(
         store: &'a mut Self::Store<T>,
         func: Self::Func,
         args: &'a [CoreVal],
         results: &'a mut [CoreVal],
-    ) -> impl Future<Output = Result<(), Trap>> + Send + 'a {
-        async move {
+    ) -> Result<(), Trap> {
+        {
             let wargs: Vec<wasmi::Val> = args.iter().copied().map(to_val).collect();
             let mut outs = zeros(results.len());
             let mut state = func

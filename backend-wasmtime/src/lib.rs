@@ -299,12 +299,12 @@ impl Engine for WasmtimeEngine {
         })
     }
 
-    fn instantiate<'a, T: Send + 'static>(
+    async fn instantiate<'a, T: Send + 'static>(
         store: &'a mut Self::Store<T>,
         module: &'a Self::Module,
         imports: &'a [Extern<Self>],
-    ) -> impl Future<Output = Result<Self::Instance, Error>> + Send + 'a {
-        async move {
+    ) -> Result<Self::Instance, Error> {
+        {
             let imports: Vec<wasmtime::Extern> = imports.iter().copied().map(to_extern).collect();
             wasmtime::Instance::new_async(store, module, &imports)
                 .await
@@ -334,13 +334,13 @@ impl Engine for WasmtimeEngine {
         )
     }
 
-    fn call<'a, T: Send + 'static>(
+    async fn call<'a, T: Send + 'static>(
         store: &'a mut Self::Store<T>,
         func: Self::Func,
         args: &'a [CoreVal],
         results: &'a mut [CoreVal],
-    ) -> impl Future<Output = Result<(), Trap>> + Send + 'a {
-        async move {
+    ) -> Result<(), Trap> {
+        {
             let wargs: Vec<wasmtime::Val> = args.iter().copied().map(to_val).collect();
             let mut outs = vec![wasmtime::Val::I32(0); results.len()];
             func.call_async(&mut *store, &wargs, &mut outs)

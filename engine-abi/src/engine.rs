@@ -173,8 +173,12 @@ pub trait Caller<E: Engine, T> {
     /// Call a guest function that must finish without suspending (a
     /// realloc, a post-return, a destructor, a component-to-component call).
     /// A host function that asks to suspend inside it traps.
-    fn call(&mut self, func: E::Func, args: &[CoreVal], results: &mut [CoreVal])
-    -> Result<(), Trap>;
+    fn call(
+        &mut self,
+        func: E::Func,
+        args: &[CoreVal],
+        results: &mut [CoreVal],
+    ) -> Result<(), Trap>;
 }
 
 /// A host function, written once for every engine.

@@ -258,7 +258,10 @@ mod tests {
 
     #[test]
     fn results_stay_small() {
-        assert_eq!(std::mem::size_of::<Result<()>>(), std::mem::size_of::<usize>());
+        assert_eq!(
+            std::mem::size_of::<Result<()>>(),
+            std::mem::size_of::<usize>()
+        );
         assert!(std::mem::size_of::<Result<(), Trap>>() <= 4 * std::mem::size_of::<usize>());
     }
 }

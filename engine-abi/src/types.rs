@@ -158,7 +158,10 @@ impl Type {
             Type::List(l) => l.elem().has_handles(),
             Type::Record(r) => r.fields().iter().any(|(_, t)| t.has_handles()),
             Type::Tuple(t) => t.types().iter().any(Type::has_handles),
-            Type::Variant(v) => v.cases().iter().any(|(_, t)| t.as_ref().is_some_and(Type::has_handles)),
+            Type::Variant(v) => v
+                .cases()
+                .iter()
+                .any(|(_, t)| t.as_ref().is_some_and(Type::has_handles)),
             Type::Option(o) => o.some().has_handles(),
             Type::Result(r) => {
                 r.ok().is_some_and(Type::has_handles) || r.err().is_some_and(Type::has_handles)
@@ -388,7 +391,11 @@ impl Flags {
         let names: Box<[Box<str>]> = names.into_iter().map(Into::into).collect();
         let n = names.len();
         let layout = if n == 0 {
-            Layout { size: 0, align: 1, flat: Box::new([]) }
+            Layout {
+                size: 0,
+                align: 1,
+                flat: Box::new([]),
+            }
         } else if n <= 8 {
             Layout::scalar(1, CoreType::I32)
         } else if n <= 16 {
@@ -572,7 +579,11 @@ impl FuncType {
         let params: Arc<[(Box<str>, Type)]> =
             params.into_iter().map(|(n, t)| (n.into(), t)).collect();
         let params_tuple = Tuple::new(params.iter().map(|(_, t)| t.clone()));
-        FuncType { params, result, params_tuple }
+        FuncType {
+            params,
+            result,
+            params_tuple,
+        }
     }
     /// The parameters, in order.
     pub fn params(&self) -> &[(Box<str>, Type)] {
@@ -593,7 +604,9 @@ impl FuncType {
     }
     /// Whether the result is returned through memory.
     pub fn result_in_memory(&self) -> bool {
-        self.result.as_ref().is_some_and(|t| t.flat().len() > MAX_FLAT_RESULTS)
+        self.result
+            .as_ref()
+            .is_some_and(|t| t.flat().len() > MAX_FLAT_RESULTS)
     }
 }
 
@@ -626,9 +639,17 @@ mod tests {
 
     #[test]
     fn layouts_of_the_spec_examples() {
-        let r = Type::Record(Record::new([("a", Type::U8), ("b", Type::U32), ("c", Type::U16)]));
+        let r = Type::Record(Record::new([
+            ("a", Type::U8),
+            ("b", Type::U32),
+            ("c", Type::U16),
+        ]));
         assert_eq!((r.size(), r.align()), (12, 4));
-        let v = Type::Variant(Variant::new([("a", Some(Type::F32)), ("b", Some(Type::U64)), ("c", None)]));
+        let v = Type::Variant(Variant::new([
+            ("a", Some(Type::F32)),
+            ("b", Some(Type::U64)),
+            ("c", None),
+        ]));
         assert_eq!((v.size(), v.align()), (16, 8));
         assert_eq!(v.flat(), &[CoreType::I32, CoreType::I64]);
         let o = Type::Option(OptionType::new(Type::F32));

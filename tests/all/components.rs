@@ -23,7 +23,9 @@ fn abi_linker() -> Linker<HostLog> {
         "log",
         FuncType::new([("msg", Type::String)], None),
         |log: &mut HostLog, args| {
-            let Val::String(s) = &args[0] else { unreachable!() };
+            let Val::String(s) = &args[0] else {
+                unreachable!()
+            };
             log.lines.lock().unwrap().push(s.clone());
             Ok(None)
         },
@@ -41,7 +43,12 @@ fn abi_linker() -> Linker<HostLog> {
 }
 
 /// Call `name` with `args` in a fresh instance of the ABI guest.
-async fn call<E: Engine>(engine: &E, component: &Component<E>, name: &str, args: &[Val]) -> Result<Option<Val>, String> {
+async fn call<E: Engine>(
+    engine: &E,
+    component: &Component<E>,
+    name: &str,
+    args: &[Val],
+) -> Result<Option<Val>, String> {
     let mut store = Store::new(engine, HostLog::default());
     let instance = abi_linker()
         .instantiate(&mut store, component)
@@ -85,22 +92,43 @@ fn echo_cases() -> Vec<(&'static str, Val)> {
                 ("h".into(), Val::S16(-2)),
             ]),
         ),
-        ("echo-tuple", Val::Tuple(vec![Val::U8(7), s("t"), Val::F64(-0.0)])),
-        ("echo-variant", Val::Variant("circle".into(), Some(Box::new(Val::F64(2.5))))),
+        (
+            "echo-tuple",
+            Val::Tuple(vec![Val::U8(7), s("t"), Val::F64(-0.0)]),
+        ),
         (
             "echo-variant",
-            Val::Variant("rect".into(), Some(Box::new(Val::Tuple(vec![Val::U32(3), Val::U32(4)])))),
+            Val::Variant("circle".into(), Some(Box::new(Val::F64(2.5)))),
         ),
-        ("echo-variant", Val::Variant("named".into(), Some(Box::new(s("n"))))),
+        (
+            "echo-variant",
+            Val::Variant(
+                "rect".into(),
+                Some(Box::new(Val::Tuple(vec![Val::U32(3), Val::U32(4)]))),
+            ),
+        ),
+        (
+            "echo-variant",
+            Val::Variant("named".into(), Some(Box::new(s("n")))),
+        ),
         ("echo-variant", Val::Variant("empty".into(), None)),
         ("echo-enum", Val::Enum("blue".into())),
         ("echo-option", Val::Option(None)),
         ("echo-option", Val::Option(Some(Box::new(s("some"))))),
         ("echo-result", Val::Result(Ok(Some(Box::new(s("ok")))))),
-        ("echo-result", Val::Result(Err(Some(Box::new(Val::U32(404)))))),
-        ("echo-flags", Val::Flags(vec!["flag0".into(), "flag17".into(), "flag31".into()])),
+        (
+            "echo-result",
+            Val::Result(Err(Some(Box::new(Val::U32(404))))),
+        ),
+        (
+            "echo-flags",
+            Val::Flags(vec!["flag0".into(), "flag17".into(), "flag31".into()]),
+        ),
         ("echo-mid-flags", Val::Flags(vec!["m11".into()])),
-        ("echo-small-flags", Val::Flags(vec!["read".into(), "exec".into()])),
+        (
+            "echo-small-flags",
+            Val::Flags(vec!["read".into(), "exec".into()]),
+        ),
     ]
 }
 
@@ -108,9 +136,14 @@ async fn echo_all<E: Engine>(engine: E) -> Vec<Option<Val>> {
     let component = Component::new(&engine, &fixture("rust-abi.wasm")).unwrap();
     let mut out = Vec::new();
     for (name, val) in echo_cases() {
-        let got = call(&engine, &component, &format!("cohost:test/echo#{name}"), std::slice::from_ref(&val))
-            .await
-            .unwrap_or_else(|e| panic!("{name}({val:?}) on {}: {e}", engine.name()));
+        let got = call(
+            &engine,
+            &component,
+            &format!("cohost:test/echo#{name}"),
+            std::slice::from_ref(&val),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}({val:?}) on {}: {e}", engine.name()));
         assert_eq!(got.as_ref(), Some(&val), "{name} on {}", engine.name());
         out.push(got);
     }
@@ -149,9 +182,15 @@ async fn host_imports<E: Engine>(engine: E) -> (Option<Val>, Vec<String>) {
     let component = Component::new(&engine, &fixture("rust-abi.wasm")).unwrap();
     let mut store = Store::new(&engine, HostLog::default());
     let lines = store.data().lines.clone();
-    let instance = abi_linker().instantiate(&mut store, &component).await.unwrap();
+    let instance = abi_linker()
+        .instantiate(&mut store, &component)
+        .await
+        .unwrap();
     let f = instance.func(&store, "call-host").unwrap();
-    let r = f.call(&mut store, &[Val::U32(40), Val::U32(2)]).await.unwrap();
+    let r = f
+        .call(&mut store, &[Val::U32(40), Val::U32(2)])
+        .await
+        .unwrap();
     let lines = lines.lock().unwrap().clone();
     (r, lines)
 }
@@ -167,8 +206,15 @@ fn guest_calls_host_imports() {
 async fn resources<E: Engine>(engine: E) -> Vec<Option<Val>> {
     let component = Component::new(&engine, &fixture("rust-abi.wasm")).unwrap();
     let mut store = Store::new(&engine, HostLog::default());
-    let instance = abi_linker().instantiate(&mut store, &component).await.unwrap();
-    let f = |name: &str| instance.func(&store, &format!("cohost:test/echo#{name}")).unwrap();
+    let instance = abi_linker()
+        .instantiate(&mut store, &component)
+        .await
+        .unwrap();
+    let f = |name: &str| {
+        instance
+            .func(&store, &format!("cohost:test/echo#{name}"))
+            .unwrap()
+    };
     let (ctor, make, inc, sum, live) = (
         f("[constructor]counter"),
         f("[static]counter.make"),
@@ -184,9 +230,24 @@ async fn resources<E: Engine>(engine: E) -> Vec<Option<Val>> {
         panic!("make returns an own handle")
     };
     seen.push(live.call(&mut store, &[]).await.unwrap());
-    seen.push(inc.call(&mut store, &[Val::Borrow(a.clone())]).await.unwrap());
-    seen.push(inc.call(&mut store, &[Val::Borrow(a.clone())]).await.unwrap());
-    seen.push(sum.call(&mut store, &[Val::Borrow(a.clone()), Val::Borrow(b.clone())]).await.unwrap());
+    seen.push(
+        inc.call(&mut store, &[Val::Borrow(a.clone())])
+            .await
+            .unwrap(),
+    );
+    seen.push(
+        inc.call(&mut store, &[Val::Borrow(a.clone())])
+            .await
+            .unwrap(),
+    );
+    seen.push(
+        sum.call(
+            &mut store,
+            &[Val::Borrow(a.clone()), Val::Borrow(b.clone())],
+        )
+        .await
+        .unwrap(),
+    );
     instance.resource_drop(&mut store, a).unwrap();
     seen.push(live.call(&mut store, &[]).await.unwrap());
     instance.resource_drop(&mut store, b).unwrap();
@@ -197,10 +258,7 @@ async fn resources<E: Engine>(engine: E) -> Vec<Option<Val>> {
 #[test]
 fn guest_resources_own_borrow_and_destructors() {
     let a = block_on(resources(jit()));
-    assert_eq!(
-        a,
-        [2, 11, 12, 17, 1, 0].map(|n| Some(Val::U32(n))).to_vec()
-    );
+    assert_eq!(a, [2, 11, 12, 17, 1, 0].map(|n| Some(Val::U32(n))).to_vec());
     assert_eq!(a, block_on(resources(interp())));
 }
 
@@ -208,11 +266,24 @@ fn guest_resources_own_borrow_and_destructors() {
 fn missing_imports_are_named() {
     let engine = interp();
     let component = Component::new(&engine, &fixture("rust-abi.wasm")).unwrap();
-    let err = Linker::<()>::new().instantiate_pre(&component).err().unwrap();
+    let err = Linker::<()>::new()
+        .instantiate_pre(&component)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("cohost:test/host#"), "{err}");
     let mut linker = Linker::<()>::new();
-    linker.define_func("cohost:test/host", "log", FuncType::new([("msg", Type::U32)], None), |_, _| Ok(None));
-    linker.define_func("cohost:test/host", "add", FuncType::new(Vec::<(String, Type)>::new(), None), |_, _| Ok(None));
+    linker.define_func(
+        "cohost:test/host",
+        "log",
+        FuncType::new([("msg", Type::U32)], None),
+        |_, _| Ok(None),
+    );
+    linker.define_func(
+        "cohost:test/host",
+        "add",
+        FuncType::new(Vec::<(String, Type)>::new(), None),
+        |_, _| Ok(None),
+    );
     let err = linker.instantiate_pre(&component).err().unwrap();
     assert!(err.to_string().contains("but the host provides"), "{err}");
 }
@@ -220,8 +291,48 @@ fn missing_imports_are_named() {
 #[test]
 fn core_modules_are_not_components() {
     let engine = interp();
-    let err = Component::new(&engine, &wat::parse_str("(module)").unwrap()).err().unwrap();
+    let err = Component::new(&engine, &wat::parse_str("(module)").unwrap())
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("core wasm module"), "{err}");
     let err = Component::new(&engine, b"not wasm at all").err().unwrap();
     assert!(err.to_string().contains("not a wasm component"), "{err}");
+}
+
+async fn instantiate_with_stubs<E: Engine>(engine: E, name: &str) -> Vec<(String, String)> {
+    let component =
+        Component::new(&engine, &fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let linker = crate::stub_linker(&component);
+    let mut store = Store::new(&engine, ());
+    let instance = linker
+        .instantiate(&mut store, &component)
+        .await
+        .unwrap_or_else(|e| panic!("{name} on {}: {e}", engine.name()));
+    let exports = component.exported_funcs();
+    for (export, _) in &exports {
+        assert!(instance.func(&store, export).is_some(), "{export}");
+    }
+    // Types as text: resource identities differ between two loads.
+    exports
+        .into_iter()
+        .map(|(n, t)| (n, t.to_string()))
+        .collect()
+}
+
+#[test]
+fn wit_component_and_wit_bindgen_outputs_instantiate() {
+    for name in ["hello.wasm", "echo.wasm", "rust-http.wasm", "rust-abi.wasm"] {
+        let a = block_on(instantiate_with_stubs(jit(), name));
+        let b = block_on(instantiate_with_stubs(interp(), name));
+        assert_eq!(a, b);
+        if name != "rust-abi.wasm" {
+            let handle = a
+                .iter()
+                .find(|(n, _)| n == "wasi:http/incoming-handler@0.2.12#handle");
+            assert!(
+                handle.is_some(),
+                "{name} exports the incoming handler: {a:?}"
+            );
+        }
+    }
 }

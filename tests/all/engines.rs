@@ -32,7 +32,12 @@ struct Task {
 const TASKS: u32 = 40;
 const STEPS: i32 = 25;
 
-async fn run_task<E: Engine>(engine: E, module: E::Module, id: u32, log: Arc<Mutex<Vec<u32>>>) -> i32 {
+async fn run_task<E: Engine>(
+    engine: E,
+    module: E::Module,
+    id: u32,
+    log: Arc<Mutex<Vec<u32>>>,
+) -> i32 {
     let mut store = engine.new_store(
         Task {
             id,
@@ -89,7 +94,12 @@ async fn interleave<E: Engine>(engine: E) {
     // suspension every task's first step happens before any task's last.
     let first_round: std::collections::HashSet<u32> =
         log[..TASKS as usize].iter().copied().collect();
-    assert_eq!(first_round.len(), TASKS as usize, "calls did not interleave: {:?}", &log[..TASKS as usize]);
+    assert_eq!(
+        first_round.len(),
+        TASKS as usize,
+        "calls did not interleave: {:?}",
+        &log[..TASKS as usize]
+    );
 }
 
 #[test]
@@ -122,7 +132,10 @@ async fn traps<E: Engine>(engine: E) {
     let err = E::call(&mut store, run, &[CoreVal::I32(1)], &mut [CoreVal::I32(0)])
         .await
         .unwrap_err();
-    assert_eq!((err.kind(), err.message()), (TrapKind::Host, "host says no"));
+    assert_eq!(
+        (err.kind(), err.message()),
+        (TrapKind::Host, "host says no")
+    );
 }
 
 #[test]

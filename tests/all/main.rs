@@ -1,7 +1,9 @@
 //! cohost's integration tests, as one test binary.
 
+mod bad_input;
 mod components;
 mod engines;
+mod roundtrip;
 
 use std::future::Future;
 
@@ -27,6 +29,36 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
 
 /// The bytes of `tests/fixtures/NAME`.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A linker that satisfies every import of `component` with a function
+/// that traps when called, naming itself: enough to instantiate any guest.
+pub fn stub_linker<E: engine_abi::engine::Engine>(
+    component: &engine_abi::Component<E>,
+) -> engine_abi::Linker<()> {
+    let mut linker = engine_abi::Linker::new();
+    for import in component.imports() {
+        match import {
+            engine_abi::ImportItem::Resource {
+                interface, name, ..
+            } => {
+                linker.define_resource(interface.unwrap_or(""), name, None);
+            }
+            engine_abi::ImportItem::Func {
+                interface,
+                name,
+                ty,
+            } => {
+                let what = format!("{}#{name}", interface.unwrap_or(""));
+                linker.define_func(interface.unwrap_or(""), name, ty.clone(), move |_, _| {
+                    Err(engine_abi::Trap::host(format!("stub import {what} called")).into())
+                });
+            }
+        }
+    }
+    linker
 }

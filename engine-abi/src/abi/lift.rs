@@ -9,7 +9,9 @@ use super::flat::{
     bad_discriminant, canon_f32, canon_f64, char_from_u32, check_flags_word, lift_payload, next,
     skip_slots,
 };
-use super::memory::{check_list, check_ptr, offset, read, read_discriminant, read_u32, slice};
+use super::memory::{
+    check_list, check_ptr, element, offset, read, read_discriminant, read_u32, slice,
+};
 use super::string::load_string;
 use super::{AbiContext, Val};
 
@@ -310,7 +312,7 @@ pub(crate) fn load_list<C: AbiContext + ?Sized>(
     let size = elem.size();
     let mut items = Vec::with_capacity(if size == 0 { 0 } else { len as usize });
     for i in 0..len {
-        items.push(load_at(cx, elem, offset(ptr, i * size)?)?);
+        items.push(load_at(cx, elem, element(ptr, i, size)?)?);
     }
     Ok(Val::List(items))
 }

@@ -8,7 +8,8 @@ use crate::types::{Flags, Type, align_to, discriminant_size};
 use super::flat::{begin_variant, canon_f32, canon_f64, end_variant};
 use super::lift::kind;
 use super::memory::{
-    check_ptr, list_byte_length, offset, realloc, slice_mut, write, write_discriminant, write_u32,
+    check_ptr, element, list_byte_length, offset, realloc, slice_mut, write, write_discriminant,
+    write_u32,
 };
 use super::string::store_string;
 use super::typecheck::flag_index;
@@ -356,7 +357,7 @@ fn store_list<C: AbiContext + ?Sized>(
         Val::List(items) => {
             let size = elem.size();
             for (i, v) in (0..len32).zip(items) {
-                store_at(cx, elem, v, offset(ptr, i * size)?)?;
+                store_at(cx, elem, v, element(ptr, i, size)?)?;
             }
         }
         _ => return Err(mismatch(ty, val)),

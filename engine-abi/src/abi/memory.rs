@@ -101,6 +101,14 @@ pub(crate) fn offset(ptr: u32, offset: u32) -> Result<u32, Trap> {
         .ok_or_else(|| Trap::abi(format!("pointer {ptr:#x} + offset {offset} overflows")))
 }
 
+/// The address of element `i` of `size` bytes of the array at `ptr`, or a
+/// trap if that leaves the 32-bit address space.
+pub(crate) fn element(ptr: u32, i: u32, size: u32) -> Result<u32, Trap> {
+    i.checked_mul(size)
+        .and_then(|off| ptr.checked_add(off))
+        .ok_or_else(|| Trap::abi(format!("element {i} of the list at {ptr:#x} overflows")))
+}
+
 /// Read a discriminant of `size` (1, 2 or 4) bytes at `ptr`.
 pub(crate) fn read_discriminant<C: AbiContext + ?Sized>(
     cx: &mut C,

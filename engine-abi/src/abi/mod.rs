@@ -9,7 +9,7 @@
 //!
 //! Two APIs share the same rules:
 //!
-//! - the dynamic one, over [`Val`] and [`Type`]: [`lift_flat`], [`load`],
+//! - the dynamic one, over [`Val`] and [`Type`](crate::types::Type): [`lift_flat`], [`load`],
 //!   [`lower_flat`], [`store`], and per call [`lower_args`], [`lift_args`],
 //!   [`lift_result`], [`lower_result`];
 //! - the typed one, [`typed`], for the host's own functions: Rust types that

@@ -5,7 +5,8 @@
 //! constant ([`StaticLayout`]); [`Lower`] moves a value into the guest and
 //! [`Lift`] out of it. They are implemented for `bool`, the integers,
 //! `f32`/`f64`, `char`, `String` (and `str` for lowering), `Vec<T>` (and
-//! `[T]`), `Option<T>`, `Result<T, E>`, tuples up to six, `()` and `&T`.
+//! `[T]`), `Option<T>`, `Result<T, E>`, tuples up to six, `()`, `&T`, and
+//! the handles [`Own<R>`] and [`Borrow<R>`] of a [`HostResource`].
 //! `Vec<u8>`/`[u8]` (and lists of the other numbers) move by bulk copies;
 //! strings are transcoded in one pass.
 //!
@@ -58,21 +59,24 @@
 //! ```
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use crate::engine::{CoreType, CoreVal};
 use crate::error::Trap;
-use crate::types::{List, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, OptionType, ResultType, Tuple, Type};
+use crate::types::{
+    List, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, OptionType, ResourceType, ResultType, Tuple, Type,
+};
 
-use super::AbiContext;
 use super::flat::{
     bad_discriminant, begin_variant, canon_f32, canon_f64, char_from_u32, end_variant,
     lift_payload, next, skip_slots,
 };
 use super::memory::{
-    check_list, check_ptr, list_byte_length, offset, read, read_u32, realloc, slice, slice_mut,
-    write, write_u32,
+    check_bounds, check_list, check_ptr, element, list_byte_length, offset, read, read_u32,
+    realloc, slice, slice_mut, write, write_u32,
 };
 use super::string::{load_string, store_string};
+use super::{AbiContext, Resource};
 
 /// The canonical-ABI layout of a Rust type, known at compile time: size,
 /// alignment and flat core types, as [`Layout`](crate::types::Layout) is
@@ -303,9 +307,8 @@ pub trait Lower: ComponentType {
     where
         Self: Sized,
     {
-        let size = Self::LAYOUT.size;
         for (i, item) in (0..).zip(items) {
-            item.store(cx, offset(ptr, i * size)?)?;
+            item.store(cx, element(ptr, i, Self::LAYOUT.size)?)?;
         }
         Ok(())
     }
@@ -333,10 +336,13 @@ pub trait Lift: ComponentType + Sized {
         len: u32,
     ) -> Result<Vec<Self>, Trap> {
         let size = Self::LAYOUT.size;
-        // The length is bounded by memory unless elements have size zero.
+        // Checked again so that no caller can make this reserve for an
+        // unchecked length; elements of size zero reserve nothing.
+        let mem_len = cx.memory()?.len();
+        check_bounds(mem_len, ptr, u64::from(len) * u64::from(size), "list")?;
         let mut items = Vec::with_capacity(if size == 0 { 0 } else { len as usize });
         for i in 0..len {
-            items.push(Self::load(cx, offset(ptr, i * size)?)?);
+            items.push(Self::load(cx, element(ptr, i, size)?)?);
         }
         Ok(items)
     }
@@ -1081,9 +1087,111 @@ tuples! {
     (0 A, 1 B, 2 C, 3 D, 4 E, 5 F)
 }
 
+/// A resource type the host names statically, so handles to it can be
+/// typed: [`Own<R>`] and [`Borrow<R>`].
+pub trait HostResource: 'static {
+    /// The resource's type. Called on every lift: keep it in a static
+    /// rather than building it each time.
+    fn resource_type() -> ResourceType;
+}
+
+macro_rules! handles {
+    ($($(#[$doc:meta])* $name:ident, $wit:ident, $lift:ident, $lower:ident;)*) => {$(
+        $(#[$doc])*
+        pub struct $name<R: HostResource> {
+            resource: Resource,
+            _type: PhantomData<fn() -> R>,
+        }
+
+        impl<R: HostResource> $name<R> {
+            /// A handle to the resource represented by `rep`.
+            pub fn new(rep: u32) -> Self {
+                $name { resource: Resource { ty: R::resource_type(), rep }, _type: PhantomData }
+            }
+
+            /// The resource's representation.
+            pub fn rep(&self) -> u32 {
+                self.resource.rep
+            }
+
+            /// The resource, untyped.
+            pub fn resource(&self) -> &Resource {
+                &self.resource
+            }
+        }
+
+        impl<R: HostResource> Clone for $name<R> {
+            fn clone(&self) -> Self {
+                $name { resource: self.resource.clone(), _type: PhantomData }
+            }
+        }
+
+        impl<R: HostResource> PartialEq for $name<R> {
+            fn eq(&self, other: &Self) -> bool {
+                self.resource == other.resource
+            }
+        }
+
+        impl<R: HostResource> fmt::Debug for $name<R> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?}, {})", stringify!($name), self.resource.ty, self.resource.rep)
+            }
+        }
+
+        impl<R: HostResource> ComponentType for $name<R> {
+            const LAYOUT: StaticLayout = StaticLayout::scalar(4, CoreType::I32);
+            fn ty() -> Type {
+                Type::$wit(R::resource_type())
+            }
+        }
+
+        impl<R: HostResource> Lower for $name<R> {
+            fn lower_flat<C: AbiContext + ?Sized>(
+                &self,
+                cx: &mut C,
+                dst: &mut Vec<CoreVal>,
+            ) -> Result<(), Trap> {
+                dst.push(CoreVal::I32(cx.$lower(&self.resource)? as i32));
+                Ok(())
+            }
+
+            fn store<C: AbiContext + ?Sized>(&self, cx: &mut C, ptr: u32) -> Result<(), Trap> {
+                let handle = cx.$lower(&self.resource)?;
+                write_u32(cx, ptr, handle)
+            }
+        }
+
+        impl<R: HostResource> Lift for $name<R> {
+            fn lift_flat<C: AbiContext + ?Sized>(
+                cx: &mut C,
+                src: &mut impl Iterator<Item = CoreVal>,
+            ) -> Result<Self, Trap> {
+                let handle = next(src)?.i32()? as u32;
+                let resource = cx.$lift(&R::resource_type(), handle)?;
+                Ok($name { resource, _type: PhantomData })
+            }
+
+            fn load<C: AbiContext + ?Sized>(cx: &mut C, ptr: u32) -> Result<Self, Trap> {
+                let handle = read_u32(cx, ptr)?;
+                let resource = cx.$lift(&R::resource_type(), handle)?;
+                Ok($name { resource, _type: PhantomData })
+            }
+        }
+    )*};
+}
+
+handles! {
+    /// An `own<R>` handle: lifting takes it out of the guest's table,
+    /// lowering gives the guest a new one.
+    Own, Own, lift_own, lower_own;
+    /// A `borrow<R>` handle: lifting looks it up in the guest's table,
+    /// lowering lends the resource for the call.
+    Borrow, Borrow, lift_borrow, lower_borrow;
+}
+
 /// Lower the arguments of a host-to-guest call, given as the tuple `args`
 /// of its parameters: flat, or past
-/// [`MAX_FLAT_PARAMS`](crate::types::MAX_FLAT_PARAMS) stored in a block the
+/// [`MAX_FLAT_PARAMS`] stored in a block the
 /// guest's `realloc` allocates, whose pointer is pushed.
 pub fn lower_args<P: Lower + ?Sized, C: AbiContext + ?Sized>(
     cx: &mut C,

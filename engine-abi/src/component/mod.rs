@@ -537,7 +537,12 @@ impl Instance {
         };
         if let Some(dtor) = guest.dtor {
             let f = E::data(&store.inner).instances[self.rt].callables[dtor as usize];
-            E::call_nested(&mut store.inner, f, &[CoreVal::I32(resource.rep as i32)], &mut [])?;
+            E::call_nested(
+                &mut store.inner,
+                f,
+                &[CoreVal::I32(resource.rep as i32)],
+                &mut [],
+            )?;
         }
         Ok(())
     }

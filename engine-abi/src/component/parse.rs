@@ -120,9 +120,13 @@ pub(crate) fn features() -> WasmFeatures {
 enum Frame {
     Module {
         start: usize,
+        end: usize,
         imports: Vec<(String, String, ExternalKind)>,
     },
-    Component(ComponentDef),
+    Component {
+        def: Box<ComponentDef>,
+        end: usize,
+    },
 }
 
 fn kind_of(ty: &TypeRef) -> ExternalKind {
@@ -157,6 +161,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
     let mut frames: Vec<Frame> = Vec::new();
     let mut modules: Vec<ModuleDef> = Vec::new();
     let mut offset = 0usize;
+    // Where the next nested module or component must end: a nested parser
+    // given a cut-short section ends early instead of failing.
+    let mut nested_end = bytes.len();
     loop {
         let (payload, consumed) = match parser.parse(&bytes[offset..], true).map_err(invalid)? {
             Chunk::NeedMoreData(_) => return Err(Error::invalid("component is truncated")),
@@ -171,28 +178,35 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
             }
             ValidPayload::End(types) => {
                 let frame = frames.pop();
+                let end = match &frame {
+                    Some(Frame::Module { end, .. } | Frame::Component { end, .. }) => *end,
+                    None => bytes.len(),
+                };
+                if offset != end {
+                    return Err(Error::invalid("component is truncated"));
+                }
                 match frame {
-                    Some(Frame::Module { start, imports }) => {
+                    Some(Frame::Module { start, imports, .. }) => {
                         modules.push(ModuleDef {
                             range: start..offset,
                             imports,
                         });
                         let idx = modules.len() - 1;
-                        if let Some(Frame::Component(c)) = frames.last_mut() {
-                            c.items.push(Item::CoreModule(idx));
+                        if let Some(Frame::Component { def, .. }) = frames.last_mut() {
+                            def.items.push(Item::CoreModule(idx));
                         }
                     }
-                    Some(Frame::Component(mut c)) => {
+                    Some(Frame::Component { def: mut c, .. }) => {
                         c.types = Some(types);
                         match frames.last_mut() {
-                            Some(Frame::Component(parent)) => {
-                                parent.items.push(Item::Component(Box::new(c)))
+                            Some(Frame::Component { def: parent, .. }) => {
+                                parent.items.push(Item::Component(c))
                             }
                             Some(Frame::Module { .. }) => {
                                 return Err(Error::invalid("component nested in a module"));
                             }
                             None => {
-                                return Ok(Parsed { root: c, modules });
+                                return Ok(Parsed { root: *c, modules });
                             }
                         }
                     }
@@ -207,16 +221,23 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
         }
         let current = frames.last_mut();
         match payload {
-            Payload::Version { encoding, .. } => match encoding {
-                wasmparser::Encoding::Module => frames.push(Frame::Module {
-                    start: payload_start,
-                    imports: Vec::new(),
-                }),
-                wasmparser::Encoding::Component => frames.push(Frame::Component(ComponentDef {
-                    items: Vec::new(),
-                    types: None,
-                })),
-            },
+            Payload::Version { encoding, .. } => {
+                let end = std::mem::replace(&mut nested_end, bytes.len());
+                match encoding {
+                    wasmparser::Encoding::Module => frames.push(Frame::Module {
+                        start: payload_start,
+                        end,
+                        imports: Vec::new(),
+                    }),
+                    wasmparser::Encoding::Component => frames.push(Frame::Component {
+                        def: Box::new(ComponentDef {
+                            items: Vec::new(),
+                            types: None,
+                        }),
+                        end,
+                    }),
+                }
+            }
             Payload::ImportSection(reader) => {
                 if let Some(Frame::Module { imports, .. }) = current {
                     for import in reader.into_imports() {
@@ -229,9 +250,14 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
                     }
                 }
             }
-            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => {}
+            Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | Payload::ComponentSection {
+                unchecked_range, ..
+            } => nested_end = unchecked_range.end,
             other => {
-                let Some(Frame::Component(c)) = current else {
+                let Some(Frame::Component { def: c, .. }) = current else {
                     continue;
                 };
                 read_component_payload(c, other)?;

@@ -149,7 +149,7 @@ impl ItemDef<'_> {
 pub(crate) enum ExportDef {
     Func(FuncDef),
     Instance(Arc<Vec<(String, ExportDef)>>),
-    Type(Option<ResourceType>),
+    Type,
     /// A module or component definition: nothing a host can call.
     Other,
 }
@@ -164,7 +164,7 @@ impl ExportDef {
                     .map(|(n, i)| (n.clone(), ExportDef::from_item(i)))
                     .collect(),
             )),
-            ItemDef::Type(t) => ExportDef::Type(t.clone()),
+            ItemDef::Type(_) => ExportDef::Type,
             ItemDef::Module(_) | ItemDef::Component(_) => ExportDef::Other,
         }
     }

@@ -8,7 +8,7 @@ use crate::types::ResourceType;
 /// traps instead of growing the host's memory without bound.
 pub const MAX_HANDLES: usize = 1 << 20;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) enum Slot {
     Free {
         next: u32,

@@ -342,7 +342,7 @@ fn drop_handle<E: Engine, D: Send + 'static>(
                 }
                 return Ok(());
             }
-            let Some(dtor) = pre.plan.guest_resource(ty).and_then(|r| r.dtor.clone()) else {
+            let Some(dtor) = pre.plan.guest_resource(ty).and_then(|r| r.dtor) else {
                 return Ok(());
             };
             let f = caller.data().instances[rt].callables[dtor as usize];

@@ -5,13 +5,17 @@ use proptest::prelude::*;
 
 use super::cx::TestCx;
 use super::strategy::{encoding, string};
-use crate::abi::typed::{self, ComponentType, Fields, Lift, Lower, StaticLayout};
+use std::sync::LazyLock;
+
+use crate::abi::typed::{
+    self, Borrow, ComponentType, Fields, HostResource, Lift, Lower, Own, StaticLayout,
+};
 use crate::abi::{
     AbiContext, CANONICAL_NAN32, StringEncoding, Val, lift_args, lift_flat, load, lower_flat, store,
 };
 use crate::engine::{CoreType, CoreVal};
 use crate::error::Trap;
-use crate::types::{FuncType, List, Record, Type};
+use crate::types::{FuncType, List, Record, ResourceType, Type};
 
 /// A record implemented by hand, as users of the typed API do.
 #[derive(Debug, Clone, PartialEq)]
@@ -298,4 +302,41 @@ fn typed_nans_are_canonical() {
     );
     let x = f32::lift_flat(&mut cx, &mut [CoreVal::F32(0x7f80_0003)].into_iter()).unwrap();
     assert_eq!(x.to_bits(), CANONICAL_NAN32);
+}
+
+/// A host resource type for typed handles.
+struct Body;
+
+impl HostResource for Body {
+    fn resource_type() -> ResourceType {
+        static TYPE: LazyLock<ResourceType> = LazyLock::new(|| ResourceType::fresh("body"));
+        TYPE.clone()
+    }
+}
+
+#[test]
+fn typed_handles_go_through_the_handle_table() {
+    check_layout::<Own<Body>>();
+    check_layout::<(Borrow<Body>, Option<Own<Body>>)>();
+    for enc in [StringEncoding::Utf8, StringEncoding::CompactUtf16] {
+        differential(
+            &(
+                Own::<Body>::new(7),
+                Some(Borrow::<Body>::new(8)),
+                vec![Own::<Body>::new(9)],
+            ),
+            enc,
+        );
+    }
+
+    // A handle to another resource type does not lift as a `body`.
+    let mut cx = TestCx::new(StringEncoding::Utf8);
+    let other = crate::abi::Resource {
+        ty: ResourceType::fresh("other"),
+        rep: 1,
+    };
+    let h = cx.give(&other);
+    let err =
+        <Own<Body>>::lift_flat(&mut cx, &mut [CoreVal::I32(h as i32)].into_iter()).unwrap_err();
+    assert!(err.message().contains("not an own<body>"), "{err}");
 }
