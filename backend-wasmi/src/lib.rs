@@ -44,7 +44,8 @@ impl WasmiEngine {
             .wasm_multi_memory(true)
             .wasm_extended_const(true)
             .wasm_tail_call(true)
-            .wasm_simd(true);
+            .wasm_simd(true)
+            .consume_fuel(true);
         WasmiEngine {
             engine: wasmi::Engine::new(&config),
         }
@@ -59,10 +60,19 @@ struct Pending<T: Send + 'static> {
     args: Vec<CoreVal>,
 }
 
+/// Fuel of one time slice: after it a guest yields to the executor (about a
+/// millisecond of interpretation).
+pub const FUEL_SLICE: u64 = 1_000_000;
+
+/// Fuel of a call that cannot yield (instantiation, realloc, post-return,
+/// destructors, component-to-component calls): a bound, not a budget.
+pub const NESTED_FUEL: u64 = 1 << 34;
+
 /// What a cohost store keeps beside the host's data.
 pub struct StoreData<T: Send + 'static> {
     data: T,
     limits: wasmi::StoreLimits,
+    deadline: Option<std::time::Instant>,
     pending: Option<Pending<T>>,
     /// How many nested (non-resumable) calls are running.
     nested: u32,
@@ -186,9 +196,13 @@ fn call_nested<T: Send + 'static>(
 ) -> Result<(), Trap> {
     let args: Vec<wasmi::Val> = args.iter().copied().map(to_val).collect();
     let mut outs = zeros(results.len());
-    ctx.as_context_mut().data_mut().nested += 1;
+    let mut ctx = ctx.as_context_mut();
+    ctx.data_mut().nested += 1;
+    let slice_left = ctx.get_fuel().unwrap_or(0);
+    let _ = ctx.set_fuel(NESTED_FUEL);
     let outcome = func.call(&mut ctx, &args, &mut outs);
-    ctx.as_context_mut().data_mut().nested -= 1;
+    let _ = ctx.set_fuel(slice_left);
+    ctx.data_mut().nested -= 1;
     outcome.map_err(|e| to_trap(&e))?;
     for (slot, v) in results.iter_mut().zip(&outs) {
         *slot = from_val(v)?;
@@ -247,6 +261,7 @@ impl Engine for WasmiEngine {
     }
 
     fn new_store<T: Send + 'static>(&self, data: T, limits: StoreLimits) -> Self::Store<T> {
+        let time_budget = limits.time_budget;
         let limits = wasmi::StoreLimitsBuilder::new()
             .memory_size(limits.max_memory_bytes)
             .table_elements(limits.max_table_elements)
@@ -259,6 +274,7 @@ impl Engine for WasmiEngine {
             StoreData {
                 data,
                 limits,
+                deadline: time_budget.map(|b| std::time::Instant::now() + b),
                 pending: None,
                 nested: 0,
             },
@@ -323,6 +339,7 @@ impl Engine for WasmiEngine {
         // Start functions run to completion here; components have none
         // that call host functions, so no suspension can happen.
         let imports: Vec<wasmi::Extern> = imports.iter().copied().map(to_extern).collect();
+        let _ = store.set_fuel(NESTED_FUEL);
         let outcome = wasmi::Instance::new(&mut *store, module, &imports).map_err(to_error);
         std::future::ready(outcome)
     }
@@ -358,6 +375,7 @@ impl Engine for WasmiEngine {
         {
             let wargs: Vec<wasmi::Val> = args.iter().copied().map(to_val).collect();
             let mut outs = zeros(results.len());
+            let _ = store.set_fuel(FUEL_SLICE);
             let mut state = func
                 .call_resumable(&mut *store, &wargs, &mut outs)
                 .map_err(|e| to_trap(&e))?;
@@ -385,7 +403,20 @@ impl Engine for WasmiEngine {
                             .resume(&mut *store, &inputs, &mut outs)
                             .map_err(|e| to_trap(&e))?;
                     }
-                    ResumableCall::OutOfFuel(_) => return Err(Trap::wasm(WasmTrap::OutOfTime)),
+                    ResumableCall::OutOfFuel(invocation) => {
+                        if store
+                            .data()
+                            .deadline
+                            .is_some_and(|d| std::time::Instant::now() >= d)
+                        {
+                            return Err(Trap::wasm(WasmTrap::OutOfTime));
+                        }
+                        tokio::task::yield_now().await;
+                        let _ = store.set_fuel(FUEL_SLICE);
+                        state = invocation
+                            .resume(&mut *store, &mut outs)
+                            .map_err(|e| to_trap(&e))?;
+                    }
                 }
             }
             for (slot, v) in results.iter_mut().zip(&outs) {

@@ -35,17 +35,35 @@ impl WasmtimeEngine {
             .wasm_multi_memory(true)
             .wasm_extended_const(true)
             .wasm_tail_call(true)
+            .epoch_interruption(true)
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
         let engine = wasmtime::Engine::new(&config)
             .map_err(|e| Error::engine(format!("cannot start wasmtime: {e}")))?;
+        // One ticker per engine: each tick ends a guest's time slice. It
+        // stops when the engine is dropped.
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("cohost-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TIME_SLICE);
+                }
+            })
+            .map_err(|e| Error::engine(format!("cannot start the epoch ticker: {e}")))?;
         Ok(WasmtimeEngine { engine })
     }
 }
+
+/// How long a guest runs before it yields to the executor.
+pub const TIME_SLICE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// What a cohost store keeps beside the host's data.
 pub struct StoreData<T> {
     data: T,
     limits: wasmtime::StoreLimits,
+    deadline: Option<std::time::Instant>,
     /// How many nested (non-suspending) calls are running: a host function
     /// asking to suspend inside one traps instead.
     nested: u32,
@@ -225,6 +243,7 @@ impl Engine for WasmtimeEngine {
     }
 
     fn new_store<T: Send + 'static>(&self, data: T, limits: StoreLimits) -> Self::Store<T> {
+        let time_budget = limits.time_budget;
         let limits = wasmtime::StoreLimitsBuilder::new()
             .memory_size(limits.max_memory_bytes)
             .table_elements(limits.max_table_elements)
@@ -237,10 +256,31 @@ impl Engine for WasmtimeEngine {
             StoreData {
                 data,
                 limits,
+                deadline: time_budget.map(|b| std::time::Instant::now() + b),
                 nested: 0,
             },
         );
         store.limiter(|d| &mut d.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|cx| {
+            let data = cx.data();
+            if data
+                .deadline
+                .is_some_and(|d| std::time::Instant::now() >= d)
+            {
+                return Ok(wasmtime::UpdateDeadline::Interrupt);
+            }
+            // A nested call is driven from synchronous code: it keeps going
+            // (bounded by the deadline) instead of yielding.
+            if data.nested > 0 {
+                Ok(wasmtime::UpdateDeadline::Continue(1))
+            } else {
+                Ok(wasmtime::UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
         store
     }
 

@@ -218,9 +218,18 @@ impl<E: Engine> fmt::Debug for Extern<E> {
     }
 }
 
-/// Limits a store enforces on what its guest may grow.
+/// Limits a store enforces on what its guest may grow and how long it may
+/// run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreLimits {
+    /// Wall-clock time the guest may compute, counted from the store's
+    /// creation (a request's start); `None`: unlimited. Guests run in slices
+    /// (wasmtime: epoch ticks, wasmi: fuel) and yield to the executor between
+    /// slices, so a busy guest never starves the others on its thread; past
+    /// the deadline, the call traps with [`WasmTrap::OutOfTime`].
+    ///
+    /// [`WasmTrap::OutOfTime`]: crate::error::WasmTrap::OutOfTime
+    pub time_budget: Option<std::time::Duration>,
     /// Largest size of one linear memory, in bytes.
     pub max_memory_bytes: usize,
     /// Largest number of elements of one table.
@@ -241,6 +250,7 @@ impl StoreLimits {
 impl Default for StoreLimits {
     fn default() -> Self {
         StoreLimits {
+            time_budget: None,
             max_memory_bytes: Self::DEFAULT_MAX_MEMORY_BYTES,
             max_table_elements: Self::DEFAULT_MAX_TABLE_ELEMENTS,
             max_instances: Self::DEFAULT_MAX_INSTANCES,

@@ -143,3 +143,51 @@ fn traps_are_the_same_on_both_engines() {
     block_on(traps(jit()));
     block_on(traps(interp()));
 }
+
+async fn busy_guest<E: Engine>(engine: E) {
+    let module = engine
+        .compile(&wat::parse_str(r#"(module (func (export "spin") (loop $l (br $l))))"#).unwrap())
+        .unwrap();
+    let limits = StoreLimits {
+        time_budget: Some(std::time::Duration::from_millis(300)),
+        ..StoreLimits::default()
+    };
+    let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let ticker = {
+        let ticks = ticks.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    let start = std::time::Instant::now();
+    let mut store = engine.new_store((), limits);
+    let instance = E::instantiate(&mut store, &module, &[]).await.unwrap();
+    let Some(Extern::Func(spin)) = E::export(&mut store, instance, "spin") else {
+        panic!()
+    };
+    let err = E::call(&mut store, spin, &[], &mut []).await.unwrap_err();
+    let elapsed = start.elapsed();
+    ticker.abort();
+    assert_eq!(err.kind(), TrapKind::Timeout, "{err}");
+    assert_eq!(err.message(), "guest ran out of its time budget");
+    assert!(
+        elapsed >= std::time::Duration::from_millis(300),
+        "{elapsed:?}"
+    );
+    assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
+    // The spinning guest yielded between slices: the other task on this
+    // thread kept running (had it not, the ticker would not have run at all
+    // until the call ended). How often depends on the machine's load, so
+    // only more than one tick is required.
+    let ticks = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(ticks >= 2, "only {ticks} ticks while the guest spun");
+}
+
+#[test]
+fn a_busy_guest_yields_and_is_stopped_at_its_deadline() {
+    block_on(busy_guest(interp()));
+    block_on(busy_guest(jit()));
+}

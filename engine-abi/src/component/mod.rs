@@ -326,6 +326,7 @@ impl<E: Engine, D: Send + 'static> InstancePre<E, D> {
                 tables: vec![Default::default(); plan.component_instances as usize],
                 scopes: Vec::new(),
                 ready: false,
+                poisoned: false,
             });
         for (t, trampoline) in plan.trampolines.iter().enumerate() {
             let ty = trampoline.core_type(plan);

@@ -52,6 +52,9 @@ pub(crate) struct RuntimeInstance<E: Engine, D> {
     pub scopes: Vec<u32>,
     /// Set once every core instance exists and options are resolved.
     pub ready: bool,
+    /// Set when a call trapped: the instance's state may be inconsistent,
+    /// so, as the component model requires, it cannot be entered again.
+    pub poisoned: bool,
 }
 
 type Cx<'c, E, D> = &'c mut dyn Caller<E, StoreData<E, D>>;
@@ -406,7 +409,15 @@ pub(crate) async fn call_lifted<E: Engine, D: Send + 'static>(
     args: &[Val],
 ) -> Result<Option<Val>, Error> {
     let ty = &func.ty;
-    let options = E::data(store).instances[rt].options[func.options as usize].clone();
+    let instance = &E::data(store).instances[rt];
+    if instance.poisoned {
+        return Err(Trap::new(
+            crate::error::TrapKind::Wasm,
+            "cannot enter component instance: it trapped earlier",
+        )
+        .into());
+    }
+    let options = instance.options[func.options as usize].clone();
     let mut flat = Vec::new();
     let core = {
         let mut caller = crate::engine::StoreCaller::<E, _>(store);
@@ -430,14 +441,17 @@ pub(crate) async fn call_lifted<E: Engine, D: Send + 'static>(
     let mut cx = CallCx::new(&mut caller, rt, options);
     // The scope opened above is the innermost one of this instance.
     cx.scope = Some(cx.runtime().scopes.len().saturating_sub(1) as u32);
-    if let Err(t) = called {
+    let outcome = called.and_then(|()| {
+        let result = abi::lift_result(&mut cx, ty, &core_results)?;
+        if let Some(post) = cx.options.post_return {
+            cx.caller.call(post, &core_results, &mut [])?;
+        }
+        cx.close_scope()?;
+        Ok(result)
+    });
+    if outcome.is_err() {
         let _ = cx.close_scope();
-        return Err(t.into());
+        cx.runtime().poisoned = true;
     }
-    let result = abi::lift_result(&mut cx, ty, &core_results)?;
-    if let Some(post) = cx.options.post_return {
-        cx.caller.call(post, &core_results, &mut [])?;
-    }
-    cx.close_scope()?;
-    Ok(result)
+    Ok(outcome?)
 }
