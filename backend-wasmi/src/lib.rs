@@ -338,7 +338,18 @@ impl Engine for WasmiEngine {
     ) -> impl Future<Output = Result<Self::Instance, Error>> + Send + 'a {
         // Start functions run to completion here; components have none
         // that call host functions, so no suspension can happen.
-        let imports: Vec<wasmi::Extern> = imports.iter().copied().map(to_extern).collect();
+        // wasmi lists a module's imports grouped by kind (functions, tables,
+        // memories, globals), each group in module order, and matches the
+        // externs it is given against that list: regroup ours the same way.
+        let rank = |e: &Extern<Self>| match e {
+            Extern::Func(_) => 0,
+            Extern::Table(_) => 1,
+            Extern::Memory(_) => 2,
+            Extern::Global(_) => 3,
+        };
+        let mut ordered: Vec<Extern<Self>> = imports.to_vec();
+        ordered.sort_by_key(rank);
+        let imports: Vec<wasmi::Extern> = ordered.into_iter().map(to_extern).collect();
         let _ = store.set_fuel(NESTED_FUEL);
         let outcome = wasmi::Instance::new(&mut *store, module, &imports).map_err(to_error);
         std::future::ready(outcome)

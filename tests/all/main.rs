@@ -1,9 +1,11 @@
 //! cohost's integration tests, as one test binary.
 
 mod bad_input;
+mod big_guests;
 mod components;
 mod engines;
 mod roundtrip;
+mod wast;
 
 use std::future::Future;
 

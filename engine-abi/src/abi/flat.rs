@@ -51,24 +51,6 @@ pub(crate) fn bad_discriminant(what: &str, disc: u32, cases: usize) -> Trap {
     ))
 }
 
-/// Check that `bits`, word `word` of a flags value with `count` labels, sets
-/// no bit past the last label.
-pub(crate) fn check_flags_word(bits: u32, word: usize, count: usize) -> Result<(), Trap> {
-    let labels_here = count.saturating_sub(word * 32).min(32);
-    let valid = if labels_here == 32 {
-        u32::MAX
-    } else {
-        (1u32 << labels_here) - 1
-    };
-    if bits & !valid == 0 {
-        Ok(())
-    } else {
-        Err(Trap::abi(format!(
-            "flags value {bits:#x} (word {word}) sets bits beyond the last of its {count} flags"
-        )))
-    }
-}
-
 /// Reads a variant case's payload out of the variant's flat values: each
 /// value must have the variant's joined type (`slots`) and is converted to
 /// the type the case wants (`want`), as the spec's `CoerceValueIter`.

@@ -17,11 +17,10 @@
 //!   for `list<u8>` (`Vec<u8>`, `[u8]`) and `string`.
 //!
 //! The algorithms are those of the component model's `CanonicalABI.md`
-//! (`definitions.py`), with two deliberate differences: floats are
+//! (`definitions.py`), with one deliberate difference: floats are
 //! canonicalised to [`CANONICAL_NAN32`] / [`CANONICAL_NAN64`] on lowering as
 //! well as on lifting (the deterministic profile), so every engine gives the
-//! same bits; and a flags value with a bit set beyond its last label traps
-//! instead of being ignored.
+//! same bits. As the spec says, flags bits past the last label are ignored.
 
 mod flat;
 mod func;

@@ -325,6 +325,7 @@ impl<E: Engine, D: Send + 'static> InstancePre<E, D> {
                 callables: Vec::new(),
                 tables: vec![Default::default(); plan.component_instances as usize],
                 scopes: Vec::new(),
+                entered: vec![false; plan.component_instances as usize],
                 ready: false,
                 poisoned: false,
             });

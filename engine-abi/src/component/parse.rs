@@ -145,6 +145,12 @@ fn invalid(e: wasmparser::BinaryReaderError) -> Error {
 
 /// Validate `bytes` as a component and read its definitions.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
+    const HEADER: &[u8] = b"\0asm\x0d\0\x01\0";
+    if bytes.len() < HEADER.len() && HEADER.starts_with(bytes) {
+        return Err(Error::invalid(
+            "invalid component: unexpected end of the header (truncated)",
+        ));
+    }
     if !wasmparser::Parser::is_component(bytes) {
         if wasmparser::Parser::is_core_wasm(bytes) {
             return Err(Error::invalid(

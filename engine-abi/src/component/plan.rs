@@ -202,9 +202,28 @@ pub(crate) struct PlanBody {
     pub callables: Vec<CoreDef>,
     pub exports: Vec<(String, ExportDef)>,
     pub component_instances: u32,
+    /// The component instance that instantiated each one (`None`: the root).
+    pub parents: Vec<Option<u32>>,
 }
 
 impl PlanBody {
+    /// `instance` and the instances that (transitively) instantiated it.
+    pub fn ancestors(&self, instance: u32) -> impl Iterator<Item = u32> + '_ {
+        std::iter::successors(Some(instance), |i| self.parents[*i as usize])
+    }
+
+    /// The instances a call from `caller` (`None`: the host) into `callee`
+    /// enters: the callee and its ancestors, less those the caller is
+    /// already inside.
+    pub fn entering_set(&self, caller: Option<u32>, callee: u32) -> Vec<u32> {
+        let inside: Vec<u32> = caller
+            .map(|c| self.ancestors(c).collect())
+            .unwrap_or_default();
+        self.ancestors(callee)
+            .filter(|i| !inside.contains(i))
+            .collect()
+    }
+
     /// The guest resource `ty`, if a component defines it.
     pub fn guest_resource(&self, ty: &ResourceType) -> Option<&GuestResource> {
         self.guest_resources.iter().find(|r| &r.ty == ty)
@@ -225,7 +244,7 @@ pub(crate) fn plan(parsed: &Parsed) -> Result<PlanBody> {
             body: &mut body,
             parsed,
         };
-        planner.instantiate(&parsed.root, root_scope, None)?
+        planner.instantiate(&parsed.root, root_scope, None, None)?
     };
     body.exports = exports
         .iter()
@@ -560,9 +579,11 @@ impl<'a> Planner<'a, '_> {
         def: &'a ComponentDef,
         scope: Rc<Scope<'a>>,
         args: Option<HashMap<String, ItemDef<'a>>>,
+        parent: Option<u32>,
     ) -> Result<Vec<(String, ItemDef<'a>)>> {
         let instance = self.body.component_instances;
         self.body.component_instances += 1;
+        self.body.parents.push(parent);
         let mut cx = Ctx {
             def,
             instance,
@@ -673,7 +694,8 @@ impl<'a> Planner<'a, '_> {
                 for (name, kind, index) in args {
                     map.insert(name.clone(), cx.item(*kind, *index)?);
                 }
-                let exports = self.instantiate(cref.def, cref.scope.clone(), Some(map))?;
+                let exports =
+                    self.instantiate(cref.def, cref.scope.clone(), Some(map), Some(cx.instance))?;
                 cx.instances.push(Rc::new(exports));
             }
             Item::Instance(InstanceDef::FromExports(list)) => {

@@ -74,7 +74,7 @@ impl HandleTable {
         };
         if actual != ty {
             return Err(Trap::abi(format!(
-                "handle {handle} is a {}, not a {}",
+                "handle {handle} has the wrong type: it is a {}, not a {}",
                 actual.name(),
                 ty.name()
             )));

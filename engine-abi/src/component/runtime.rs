@@ -50,6 +50,9 @@ pub(crate) struct RuntimeInstance<E: Engine, D> {
     pub tables: Vec<HandleTable>,
     /// Outstanding borrow handles of each active call scope.
     pub scopes: Vec<u32>,
+    /// Which component instances a running call has entered: entering one
+    /// again traps, as the component model forbids reentrance.
+    pub entered: Vec<bool>,
     /// Set once every core instance exists and options are resolved.
     pub ready: bool,
     /// Set when a call trapped: the instance's state may be inconsistent,
@@ -58,6 +61,31 @@ pub(crate) struct RuntimeInstance<E: Engine, D> {
 }
 
 type Cx<'c, E, D> = &'c mut dyn Caller<E, StoreData<E, D>>;
+
+impl<E: Engine, D> RuntimeInstance<E, D> {
+    /// Enter the instances a call from `caller` into `callee` enters, or
+    /// trap if one of them is already entered.
+    pub fn enter(&mut self, caller: Option<u32>, callee: u32) -> Result<Vec<u32>, Trap> {
+        let set = self.pre.plan.entering_set(caller, callee);
+        if set.iter().any(|i| self.entered[*i as usize]) {
+            return Err(Trap::new(
+                crate::error::TrapKind::Wasm,
+                "cannot enter component instance: it is already running (reentrance)",
+            ));
+        }
+        for i in &set {
+            self.entered[*i as usize] = true;
+        }
+        Ok(set)
+    }
+
+    /// Leave the instances [`RuntimeInstance::enter`] entered.
+    pub fn leave(&mut self, set: &[u32]) {
+        for i in set {
+            self.entered[*i as usize] = false;
+        }
+    }
+}
 
 /// The canonical-ABI context of one side of a call.
 pub(crate) struct CallCx<'c, E: Engine, D: Send + 'static> {
@@ -372,6 +400,18 @@ fn adapter<E: Engine, D: Send + 'static>(
     let lends = std::mem::take(&mut from.lends);
     let caller = from.caller;
     let vals = vals?;
+    let callee_instance = callee_options.instance;
+    let entered =
+        caller.data_mut().instances[rt].enter(Some(caller_options.instance), callee_instance);
+    let entered = match entered {
+        Ok(set) => set,
+        Err(t) => {
+            let mut back = CallCx::new(caller, rt, caller_options);
+            back.lends = lends;
+            back.end_lends();
+            return Err(t);
+        }
+    };
     let outcome = (|| {
         let mut to = CallCx::new(&mut *caller, rt, callee_options);
         to.open_scope();
@@ -388,6 +428,7 @@ fn adapter<E: Engine, D: Send + 'static>(
         to.close_scope()?;
         Ok::<_, Trap>(result)
     })();
+    caller.data_mut().instances[rt].leave(&entered);
     let mut back = CallCx::new(caller, rt, caller_options);
     back.lends = lends;
     let lowered = outcome.and_then(|result| {
@@ -408,7 +449,6 @@ pub(crate) async fn call_lifted<E: Engine, D: Send + 'static>(
     func: &LiftedFunc,
     args: &[Val],
 ) -> Result<Option<Val>, Error> {
-    let ty = &func.ty;
     let instance = &E::data(store).instances[rt];
     if instance.poisoned {
         return Err(Trap::new(
@@ -418,6 +458,20 @@ pub(crate) async fn call_lifted<E: Engine, D: Send + 'static>(
         .into());
     }
     let options = instance.options[func.options as usize].clone();
+    let entered = E::data_mut(store).instances[rt].enter(None, options.instance)?;
+    let outcome = call_entered(store, rt, func, args, options).await;
+    E::data_mut(store).instances[rt].leave(&entered);
+    outcome
+}
+
+async fn call_entered<E: Engine, D: Send + 'static>(
+    store: &mut E::Store<StoreData<E, D>>,
+    rt: usize,
+    func: &LiftedFunc,
+    args: &[Val],
+    options: ResolvedOptions<E>,
+) -> Result<Option<Val>, Error> {
+    let ty = &func.ty;
     let mut flat = Vec::new();
     let core = {
         let mut caller = crate::engine::StoreCaller::<E, _>(store);

@@ -300,22 +300,6 @@ fn cases() -> Vec<Case> {
                 0,
             ),
         ),
-        // Flags.
-        abi(
-            "flags bit past the last label",
-            "flags value 0x8 (word 0) sets bits beyond the last of its 3 flags",
-            lift(Utf8, Type::Flags(Flags::new(["a", "b", "c"])), &[0b1000]),
-        ),
-        abi(
-            "flags bit past the last label, second word",
-            "flags value 0x100 (word 1) sets bits beyond the last of its 40 flags",
-            lift(Utf8, Type::Flags(Flags::new(names(40))), &[-1, 0x100]),
-        ),
-        abi(
-            "flags bit past the last label in memory",
-            "flags value 0x400 (word 0) sets bits beyond the last of its 10 flags",
-            load_from(Type::Flags(Flags::new(names(10))), 0, &[0, 4], 0),
-        ),
         // Chars.
         abi(
             "surrogate char",
