@@ -336,3 +336,72 @@ fn wit_component_and_wit_bindgen_outputs_instantiate() {
         }
     }
 }
+
+fn typed_linker() -> Linker<HostLog> {
+    let mut linker = Linker::new();
+    linker
+        .define_typed(
+            "cohost:test/host",
+            "log",
+            FuncType::new([("msg", Type::String)], None),
+            |log: &mut HostLog, (msg,): (String,)| {
+                log.lines.lock().unwrap().push(msg);
+                Ok(())
+            },
+        )
+        .unwrap();
+    linker
+        .define_typed(
+            "cohost:test/host",
+            "add",
+            FuncType::new([("a", Type::U32), ("b", Type::U32)], Some(Type::U32)),
+            |_, (a, b): (u32, u32)| Ok(a.wrapping_add(b)),
+        )
+        .unwrap();
+    linker
+}
+
+async fn typed_host_imports<E: Engine>(engine: E) -> (Option<Val>, Vec<String>) {
+    let component = Component::new(&engine, &fixture("rust-abi.wasm")).unwrap();
+    let mut store = Store::new(&engine, HostLog::default());
+    let lines = store.data().lines.clone();
+    let instance = typed_linker()
+        .instantiate(&mut store, &component)
+        .await
+        .unwrap();
+    let f = instance.func(&store, "call-host").unwrap();
+    let r = f
+        .call(&mut store, &[Val::U32(7), Val::U32(u32::MAX)])
+        .await
+        .unwrap();
+    let lines = lines.lock().unwrap().clone();
+    (r, lines)
+}
+
+#[test]
+fn typed_host_functions_match_dynamic_ones() {
+    let typed = block_on(typed_host_imports(jit()));
+    assert_eq!(
+        typed,
+        (Some(Val::U32(6)), vec![format!("call-host 7 {}", u32::MAX)])
+    );
+    assert_eq!(typed, block_on(typed_host_imports(interp())));
+}
+
+#[test]
+fn typed_host_functions_are_checked_against_their_declared_type() {
+    let mut linker = Linker::<()>::new();
+    let err = linker
+        .define_typed(
+            "cohost:test/host",
+            "add",
+            FuncType::new([("a", Type::U32), ("b", Type::U32)], Some(Type::U32)),
+            |_, (a,): (u64,)| Ok(a),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("its Rust types are tuple<u64> -> u64"),
+        "{err}"
+    );
+}

@@ -26,7 +26,7 @@ use plan::{CoreDef, ExportDef, FuncDef, LiftedFunc, PlanBody};
 use runtime::{ResolvedOptions, RuntimeInstance};
 
 pub use resources::MAX_HANDLES;
-pub use runtime::StoreData;
+pub use runtime::{HostCall, StoreData};
 
 /// A compiled component: its plan and core modules, shareable between
 /// stores and threads.
@@ -146,9 +146,33 @@ pub type DynHostFn<D> = Arc<dyn Fn(&mut D, &[Val]) -> Result<Option<Val>, HostEr
 /// handle, with the resource's representation.
 pub type HostDtor<D> = Arc<dyn Fn(&mut D, u32) + Send + Sync>;
 
+/// A typed host function, as [`Linker::define_typed`] wraps it: lifts its
+/// arguments straight from core values into Rust types and lowers its
+/// result the same way, with no [`Val`] in between.
+pub type TypedHostFn<D> = Arc<
+    dyn Fn(&mut dyn HostCall<D>, &[CoreVal], &mut Vec<CoreVal>) -> Result<(), HostError>
+        + Send
+        + Sync,
+>;
+
+/// How a host function is implemented.
+pub(crate) enum HostImpl<D> {
+    Dynamic(DynHostFn<D>),
+    Typed(TypedHostFn<D>),
+}
+
+impl<D> Clone for HostImpl<D> {
+    fn clone(&self) -> Self {
+        match self {
+            HostImpl::Dynamic(f) => HostImpl::Dynamic(f.clone()),
+            HostImpl::Typed(f) => HostImpl::Typed(f.clone()),
+        }
+    }
+}
+
 struct HostFuncDef<D> {
     ty: FuncType,
-    func: DynHostFn<D>,
+    func: HostImpl<D>,
 }
 
 /// The host's side of linking: the functions and resource types it provides,
@@ -201,9 +225,54 @@ impl<D: Send + 'static> Linker<D> {
             (semver_track(interface), name.to_string()),
             HostFuncDef {
                 ty,
-                func: Arc::new(func),
+                func: HostImpl::Dynamic(Arc::new(func)),
             },
         );
+    }
+
+    /// Define function `name` of `interface` with Rust types: `P` is the
+    /// tuple of its parameters, `R` its result (`()` for none). Values move
+    /// between guest memory and Rust without boxing. `ty` (typically from
+    /// WIT) names the parameters; it must agree with `P` and `R`.
+    pub fn define_typed<P, R>(
+        &mut self,
+        interface: &str,
+        name: &str,
+        ty: FuncType,
+        func: impl Fn(&mut D, P) -> Result<R, HostError> + Send + Sync + 'static,
+    ) -> Result<()>
+    where
+        P: crate::abi::Lift + 'static,
+        R: crate::abi::Lower + 'static,
+    {
+        let params = crate::types::Type::Tuple(ty.params_tuple().clone());
+        let result_ok = match ty.result() {
+            None => R::ty() == crate::types::Type::Tuple(crate::types::Tuple::new([])),
+            Some(t) => R::ty() == *t,
+        };
+        if P::ty() != params || !result_ok {
+            return Err(Error::type_mismatch(format!(
+                "host function `{}` is declared {ty}, but its Rust types are {} -> {}",
+                qualified(Some(interface), name),
+                P::ty(),
+                R::ty()
+            )));
+        }
+        let typed: TypedHostFn<D> = Arc::new(move |cx, args, out| {
+            let params: P = crate::abi::typed::lift_args(cx, args)?;
+            let result = func(cx.data(), params)?;
+            let retptr = crate::abi::typed::retptr::<R>(args)?;
+            crate::abi::typed::lower_result(cx, &result, retptr, out)?;
+            Ok(())
+        });
+        self.funcs.insert(
+            (semver_track(interface), name.to_string()),
+            HostFuncDef {
+                ty,
+                func: HostImpl::Typed(typed),
+            },
+        );
+        Ok(())
     }
 
     /// Check `component`'s imports against this linker and resolve them,
@@ -300,7 +369,7 @@ impl<E: Engine, D> Clone for InstancePre<E, D> {
 pub(crate) struct InstancePreInner<E: Engine, D> {
     component: Component<E>,
     pub(crate) plan: PlanRef<E>,
-    pub(crate) host_funcs: Vec<DynHostFn<D>>,
+    pub(crate) host_funcs: Vec<HostImpl<D>>,
     pub(crate) host_dtors: HashMap<ResourceType, HostDtor<D>>,
 }
 

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::InstancePreInner;
 use super::plan::{LiftedFunc, Trampoline};
 use super::resources::{HandleTable, Slot};
+use super::{HostImpl, InstancePreInner};
 use crate::abi::{self, AbiContext, Resource, StringEncoding, Val};
 use crate::engine::{Caller, CoreVal, Engine, HostError};
 use crate::error::{Error, Trap};
@@ -248,6 +248,34 @@ impl<E: Engine, D: Send + 'static> AbiContext for CallCx<'_, E, D> {
     }
 }
 
+/// The canonical-ABI side of a host call as a typed host function sees it:
+/// the guest's memory and handles, and the store's data.
+pub trait HostCall<D>: AbiContext {
+    /// The embedder's data.
+    fn data(&mut self) -> &mut D;
+}
+
+impl<E: Engine, D: Send + 'static> HostCall<D> for CallCx<'_, E, D> {
+    fn data(&mut self) -> &mut D {
+        &mut self.caller.data_mut().data
+    }
+}
+
+/// A host function with the dynamic API: lift to [`Val`]s, call, lower.
+fn call_dynamic<D>(
+    cx: &mut dyn HostCall<D>,
+    ty: &crate::types::FuncType,
+    f: &super::DynHostFn<D>,
+    args: &[CoreVal],
+    out: &mut Vec<CoreVal>,
+) -> Result<(), HostError> {
+    let vals = abi::lift_args(cx, ty, args)?;
+    let result = f(cx.data(), &vals)?;
+    let retptr = abi::retptr(ty, args)?;
+    abi::lower_result(cx, ty, result.as_ref(), retptr, out)?;
+    Ok(())
+}
+
 /// Run trampoline `t` of runtime instance `rt`: the body of every core
 /// function a `canon` definition made.
 pub(crate) fn run_trampoline<E: Engine, D: Send + 'static>(
@@ -273,42 +301,34 @@ pub(crate) fn run_trampoline<E: Engine, D: Send + 'static>(
             let host = pre.host_funcs[*import as usize].clone();
             let ty = &import_def.ty;
             let mut cx = CallCx::new(caller, rt, options);
-            let vals = match abi::lift_args(&mut cx, ty, args) {
-                Ok(v) => v,
-                Err(e) => {
-                    cx.end_lends();
-                    return Err(e.into());
-                }
-            };
-            let outcome = host(&mut cx.caller.data_mut().data, &vals);
-            let result = match outcome {
-                Ok(r) => r,
-                Err(e) => {
-                    // A suspended host function runs again with the same core
-                    // arguments, so what lifting did must be undone.
-                    cx.end_lends();
-                    if matches!(e, HostError::Suspend(_))
-                        && ty
-                            .params()
-                            .iter()
-                            .any(|(_, t)| matches!(t, crate::types::Type::Own(_)))
-                    {
-                        return Err(Trap::host(format!(
-                            "host function `{}` suspended after taking ownership of a handle",
-                            import_def.name
-                        ))
-                        .into());
-                    }
-                    return Err(e);
-                }
-            };
-            let retptr = abi::retptr(ty, args)?;
             let mut out = Vec::with_capacity(results.len());
-            let lowered = abi::lower_result(&mut cx, ty, result.as_ref(), retptr, &mut out);
+            let outcome = match &host {
+                HostImpl::Dynamic(f) => call_dynamic(&mut cx, ty, f, args, &mut out),
+                HostImpl::Typed(f) => f(&mut cx, args, &mut out),
+            };
             cx.end_lends();
-            lowered?;
-            results.copy_from_slice(&out);
-            Ok(())
+            match outcome {
+                Ok(()) => {
+                    results.copy_from_slice(&out);
+                    Ok(())
+                }
+                // A suspended host function runs again with the same core
+                // arguments: lends were given back above; an owned handle
+                // it took cannot be, so that is a host bug.
+                Err(HostError::Suspend(_))
+                    if ty
+                        .params()
+                        .iter()
+                        .any(|(_, t)| matches!(t, crate::types::Type::Own(_))) =>
+                {
+                    Err(Trap::host(format!(
+                        "host function `{}` suspended after taking ownership of a handle",
+                        import_def.name
+                    ))
+                    .into())
+                }
+                Err(e) => Err(e),
+            }
         }
         Trampoline::Adapter { callee, options } => {
             let options = caller.data().instances[rt].options[*options as usize].clone();
