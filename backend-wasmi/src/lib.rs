@@ -383,58 +383,55 @@ impl Engine for WasmiEngine {
         args: &'a [CoreVal],
         results: &'a mut [CoreVal],
     ) -> Result<(), Trap> {
-        {
-            let wargs: Vec<wasmi::Val> = args.iter().copied().map(to_val).collect();
-            let mut outs = zeros(results.len());
-            let _ = store.set_fuel(FUEL_SLICE);
-            let mut state = func
-                .call_resumable(&mut *store, &wargs, &mut outs)
-                .map_err(|e| to_trap(&e))?;
-            loop {
-                match state {
-                    ResumableCall::Finished => break,
-                    ResumableCall::HostTrap(invocation) => {
-                        let Some(mut pending) = store.data_mut().pending.take() else {
-                            return Err(to_trap(invocation.host_error()));
-                        };
-                        let host_results = loop {
-                            pending.ready.await;
-                            let n = invocation.host_func().ty(&*store).results().len();
-                            let mut host_outs = vec![CoreVal::I32(0); n];
-                            let mut caller = WasmiCaller(&mut *store);
-                            match (pending.func)(&mut caller, &pending.args, &mut host_outs) {
-                                Ok(()) => break host_outs,
-                                Err(HostError::Trap(t)) => return Err(t),
-                                Err(HostError::Suspend(ready)) => pending.ready = ready,
-                            }
-                        };
-                        let inputs: Vec<wasmi::Val> =
-                            host_results.into_iter().map(to_val).collect();
-                        state = invocation
-                            .resume(&mut *store, &inputs, &mut outs)
-                            .map_err(|e| to_trap(&e))?;
-                    }
-                    ResumableCall::OutOfFuel(invocation) => {
-                        if store
-                            .data()
-                            .deadline
-                            .is_some_and(|d| std::time::Instant::now() >= d)
-                        {
-                            return Err(Trap::wasm(WasmTrap::OutOfTime));
+        let wargs: Vec<wasmi::Val> = args.iter().copied().map(to_val).collect();
+        let mut outs = zeros(results.len());
+        let _ = store.set_fuel(FUEL_SLICE);
+        let mut state = func
+            .call_resumable(&mut *store, &wargs, &mut outs)
+            .map_err(|e| to_trap(&e))?;
+        loop {
+            match state {
+                ResumableCall::Finished => break,
+                ResumableCall::HostTrap(invocation) => {
+                    let Some(mut pending) = store.data_mut().pending.take() else {
+                        return Err(to_trap(invocation.host_error()));
+                    };
+                    let host_results = loop {
+                        pending.ready.await;
+                        let n = invocation.host_func().ty(&*store).results().len();
+                        let mut host_outs = vec![CoreVal::I32(0); n];
+                        let mut caller = WasmiCaller(&mut *store);
+                        match (pending.func)(&mut caller, &pending.args, &mut host_outs) {
+                            Ok(()) => break host_outs,
+                            Err(HostError::Trap(t)) => return Err(t),
+                            Err(HostError::Suspend(ready)) => pending.ready = ready,
                         }
-                        tokio::task::yield_now().await;
-                        let _ = store.set_fuel(FUEL_SLICE);
-                        state = invocation
-                            .resume(&mut *store, &mut outs)
-                            .map_err(|e| to_trap(&e))?;
+                    };
+                    let inputs: Vec<wasmi::Val> = host_results.into_iter().map(to_val).collect();
+                    state = invocation
+                        .resume(&mut *store, &inputs, &mut outs)
+                        .map_err(|e| to_trap(&e))?;
+                }
+                ResumableCall::OutOfFuel(invocation) => {
+                    if store
+                        .data()
+                        .deadline
+                        .is_some_and(|d| std::time::Instant::now() >= d)
+                    {
+                        return Err(Trap::wasm(WasmTrap::OutOfTime));
                     }
+                    tokio::task::yield_now().await;
+                    let _ = store.set_fuel(FUEL_SLICE);
+                    state = invocation
+                        .resume(&mut *store, &mut outs)
+                        .map_err(|e| to_trap(&e))?;
                 }
             }
-            for (slot, v) in results.iter_mut().zip(&outs) {
-                *slot = from_val(v)?;
-            }
-            Ok(())
         }
+        for (slot, v) in results.iter_mut().zip(&outs) {
+            *slot = from_val(v)?;
+        }
+        Ok(())
     }
 
     fn call_nested<T: Send + 'static>(

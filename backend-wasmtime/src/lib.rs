@@ -344,12 +344,10 @@ impl Engine for WasmtimeEngine {
         module: &'a Self::Module,
         imports: &'a [Extern<Self>],
     ) -> Result<Self::Instance, Error> {
-        {
-            let imports: Vec<wasmtime::Extern> = imports.iter().copied().map(to_extern).collect();
-            wasmtime::Instance::new_async(store, module, &imports)
-                .await
-                .map_err(to_error)
-        }
+        let imports: Vec<wasmtime::Extern> = imports.iter().copied().map(to_extern).collect();
+        wasmtime::Instance::new_async(store, module, &imports)
+            .await
+            .map_err(to_error)
     }
 
     fn export<T: Send + 'static>(
@@ -380,17 +378,15 @@ impl Engine for WasmtimeEngine {
         args: &'a [CoreVal],
         results: &'a mut [CoreVal],
     ) -> Result<(), Trap> {
-        {
-            let wargs: Vec<wasmtime::Val> = args.iter().copied().map(to_val).collect();
-            let mut outs = vec![wasmtime::Val::I32(0); results.len()];
-            func.call_async(&mut *store, &wargs, &mut outs)
-                .await
-                .map_err(to_trap)?;
-            for (slot, v) in results.iter_mut().zip(&outs) {
-                *slot = from_val(v)?;
-            }
-            Ok(())
+        let wargs: Vec<wasmtime::Val> = args.iter().copied().map(to_val).collect();
+        let mut outs = vec![wasmtime::Val::I32(0); results.len()];
+        func.call_async(&mut *store, &wargs, &mut outs)
+            .await
+            .map_err(to_trap)?;
+        for (slot, v) in results.iter_mut().zip(&outs) {
+            *slot = from_val(v)?;
         }
+        Ok(())
     }
 
     fn call_nested<T: Send + 'static>(
