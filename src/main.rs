@@ -1,5 +1,6 @@
 //! The `cohost` command line.
 
+mod serve;
 mod wast;
 
 use std::path::PathBuf;
@@ -16,6 +17,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve a wasi:http component over HTTP/1.1.
+    Serve(serve::ServeArgs),
+    /// Run one request through a component in-process, without a socket.
+    Request(serve::RequestArgs),
     /// Run component-model .wast scripts.
     Wast {
         /// The core engine to run guests on.
@@ -47,6 +52,8 @@ impl Default for EngineChoice {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Request(args) => serve::request(args),
         Command::Wast { engine, files } => run_wast(engine, &files),
     }
 }

@@ -4,6 +4,7 @@ mod bad_input;
 mod big_guests;
 mod components;
 mod engines;
+mod http;
 mod roundtrip;
 mod wast;
 

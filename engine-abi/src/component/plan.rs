@@ -882,7 +882,9 @@ impl<'a> Planner<'a, '_> {
             ComponentTypeRef::Type(_) => {
                 let index = cx.type_count;
                 cx.type_count += 1;
-                if let ComponentAnyTypeId::Resource(r) = cx.types().component_any_type_at(index) {
+                if let ComponentAnyTypeId::Resource(r) = cx.types().component_any_type_at(index)
+                    && cx.resource(r.resource()).is_err()
+                {
                     let rt = ResourceType::host("", name);
                     self.body
                         .imported_resources
@@ -900,12 +902,16 @@ impl<'a> Planner<'a, '_> {
                     )));
                 };
                 let mut items = Vec::new();
-                // Resources first: function types refer to them.
+                // Resources first: function types refer to them. A resource
+                // exported as `(eq ...)` of one already known (`use
+                // wasi:io/error.{error}` in `wasi:io/streams`) is that one,
+                // not a new host resource.
                 for (export, item) in types[id].exports.iter() {
                     if let ComponentEntityType::Type {
                         referenced: ComponentAnyTypeId::Resource(r),
                         ..
                     } = item.ty
+                        && cx.resource(r.resource()).is_err()
                     {
                         let rt = ResourceType::host(name, export);
                         self.body.imported_resources.push((

@@ -1,0 +1,458 @@
+//! The embedding API: a [`Handler`] built once from component bytes, an
+//! engine and a [`Config`], then [`Handler::handle`] per request.
+//!
+//! Each request runs in a fresh instance (a new store, the plan run again)
+//! on its own tokio task:
+//!
+//! - the response head is returned as soon as the guest calls
+//!   `response-outparam.set`; its body streams from the guest's writes while
+//!   the guest still runs ([`Body`]);
+//! - the request body streams into the guest as it reads (pulled from the
+//!   body: backpressure without buffering);
+//! - a guest that traps, runs out of time, or returns without setting a
+//!   response gives a 500; one that traps or runs out of time after setting
+//!   it ends the body with an error (the server then aborts the connection,
+//!   as HTTP/1.1 requires for an incomplete body);
+//! - every request has an id, on a `tracing` span and on the guest's log
+//!   lines.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use engine_abi::abi::{Resource, Val};
+use engine_abi::engine::{Engine, StoreLimits};
+use engine_abi::names::semver_compatible;
+use engine_abi::{Component, InstancePre, Linker, Store};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt;
+use tokio::sync::oneshot;
+use tracing::Instrument;
+
+use crate::body::{InPipe, PipeBody, SharedOut};
+use crate::error::{Error, ErrorCode};
+use crate::outgoing::{Client, OutgoingPolicy};
+use crate::state::{Entry, R, State, Table};
+use crate::types_impl::{IncomingRequest, ResponseOutparam, Scheme, strip_forbidden};
+
+/// The export every proxy component has.
+pub const HANDLE_EXPORT: &str = "wasi:http/incoming-handler@0.2.12#handle";
+
+/// Limits and policy of a [`Handler`]. Every limit has a named default.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Largest linear memory of a request's instance, in bytes.
+    pub max_memory_bytes: usize,
+    /// Time budget of one request, from instantiation to the guest's return.
+    pub timeout: Option<Duration>,
+    /// Largest header (and trailer) section a guest may build, in bytes.
+    pub max_header_bytes: usize,
+    /// Largest request or response body, in bytes.
+    pub max_body_bytes: u64,
+    /// What the guest may fetch with `wasi:http/outgoing-handler`.
+    pub outgoing: OutgoingPolicy,
+}
+
+impl Config {
+    /// The default memory limit: 256 MiB.
+    pub const DEFAULT_MAX_MEMORY_BYTES: usize = StoreLimits::DEFAULT_MAX_MEMORY_BYTES;
+    /// The default time budget: 60 s.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+    /// The default header section limit: 64 KiB.
+    pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+    /// The default body limit: 1 GiB.
+    pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 30;
+
+    /// Set the memory limit.
+    pub fn max_memory_bytes(mut self, n: usize) -> Self {
+        self.max_memory_bytes = n;
+        self
+    }
+    /// Set the time budget (`None`: unlimited).
+    pub fn timeout(mut self, t: Option<Duration>) -> Self {
+        self.timeout = t;
+        self
+    }
+    /// Set the header section limit.
+    pub fn max_header_bytes(mut self, n: usize) -> Self {
+        self.max_header_bytes = n;
+        self
+    }
+    /// Set the body limit.
+    pub fn max_body_bytes(mut self, n: u64) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+    /// Allow outgoing requests to `host` (`http://127.0.0.1:8080`,
+    /// `https://example.com`, `example.com`, `*`).
+    pub fn allow_host(mut self, host: &str) -> Result<Self, Error> {
+        self.outgoing
+            .allowed_hosts
+            .push(host.parse().map_err(Error::config)?);
+        Ok(self)
+    }
+    /// Set the cap on concurrent outgoing requests per request.
+    pub fn max_outgoing(mut self, n: usize) -> Self {
+        self.outgoing.max_concurrent = n;
+        self
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_memory_bytes: Self::DEFAULT_MAX_MEMORY_BYTES,
+            timeout: Some(Self::DEFAULT_TIMEOUT),
+            max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            outgoing: OutgoingPolicy::default(),
+        }
+    }
+}
+
+/// What every request of a handler shares.
+pub struct Shared {
+    /// The configuration.
+    pub config: Config,
+    /// The outgoing client.
+    pub client: Arc<Client>,
+}
+
+static LINKER: LazyLock<Linker<State>> =
+    LazyLock::new(|| crate::wit::linker(&crate::imports::table()));
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A wasi:http proxy component ready to serve requests.
+pub struct Handler<E: Engine> {
+    engine: E,
+    pre: InstancePre<E, State>,
+    shared: Arc<Shared>,
+}
+
+impl<E: Engine> Clone for Handler<E> {
+    fn clone(&self) -> Self {
+        Handler {
+            engine: self.engine.clone(),
+            pre: self.pre.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// How a guest's run ended.
+enum Outcome {
+    Returned,
+    Failed,
+}
+
+impl<E: Engine> Handler<E> {
+    /// Load `bytes` (a component), check that it exports
+    /// `wasi:http/incoming-handler@0.2.x#handle` and that the host provides
+    /// every import, and compile it, once.
+    pub fn new(engine: &E, bytes: &[u8], config: Config) -> Result<Self, Error> {
+        let component = Component::new(engine, bytes).map_err(Error::load)?;
+        let (iface, func) = HANDLE_EXPORT.split_once('#').unwrap_or_default();
+        let exported = component.exported_funcs().iter().any(|(n, _)| {
+            n.split_once('#')
+                .is_some_and(|(i, f)| f == func && semver_compatible(i, iface))
+        });
+        if !exported {
+            return Err(Error::export(format!(
+                "the component does not export `{HANDLE_EXPORT}` (is it a wasi:http/proxy component?)"
+            )));
+        }
+        let pre = LINKER.instantiate_pre(&component).map_err(Error::link)?;
+        Ok(Handler {
+            engine: engine.clone(),
+            pre,
+            shared: Arc::new(Shared {
+                config,
+                client: Arc::new(Client::default()),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The engine's name: `jit` or `interp`.
+    pub fn engine_name(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    /// Handle one request in a fresh instance. The future resolves with the
+    /// response head as soon as the guest sets it; the body streams after.
+    /// Must run inside a tokio runtime (the guest runs on a spawned task).
+    pub fn handle<B>(
+        &self,
+        req: http::Request<B>,
+    ) -> impl Future<Output = http::Response<Body>> + Send + 'static
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let this = self.clone();
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::info_span!("request", id);
+        async move {
+            let method = req.method().clone();
+            let uri = req.uri().clone();
+            let (tx, rx) = oneshot::channel();
+            let state = this.request_state(id, req, tx);
+            tracing::debug!("{method} {uri}");
+            let task = tokio::spawn(this.clone().run(state).in_current_span());
+            match rx.await {
+                Ok(Ok(resp)) => {
+                    tracing::debug!("{} head sent", resp.status());
+                    resp
+                }
+                Ok(Err(code)) => {
+                    tracing::warn!("the guest responded with error-code {code}");
+                    text_response(500, format!("error-code: {code}\n"))
+                }
+                Err(_) => {
+                    let why = match task.await {
+                        Ok(Outcome::Returned) => {
+                            "the component returned without setting a response"
+                        }
+                        Ok(Outcome::Failed) => "the component failed",
+                        Err(_) => "the component's task failed",
+                    };
+                    text_response(500, format!("500 internal server error: {why}\n"))
+                }
+            }
+        }
+        .instrument(span)
+    }
+
+    fn request_state<B>(
+        &self,
+        id: u64,
+        req: http::Request<B>,
+        tx: oneshot::Sender<crate::types_impl::ResponseResult>,
+    ) -> (State, u32, u32)
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let config = &self.shared.config;
+        let (parts, body) = req.into_parts();
+        let body = body
+            .map_err(|e| {
+                let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+                match e.downcast_ref::<hyper::Error>() {
+                    Some(h) => ErrorCode::from_hyper(h),
+                    None => ErrorCode::internal(e.to_string()),
+                }
+            })
+            .boxed_unsync();
+        let authority = parts.uri.authority().map(|a| a.to_string()).or_else(|| {
+            parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        });
+        let scheme = match parts.uri.scheme_str() {
+            None | Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
+            Some(other) => Scheme::Other(other.to_string()),
+        };
+        let path_with_query = parts
+            .uri
+            .path_and_query()
+            .map_or("/".to_string(), |p| p.as_str().to_string());
+        let mut headers = parts.headers;
+        strip_forbidden(&mut headers);
+        let request = IncomingRequest {
+            method: parts.method,
+            path_with_query: Some(path_with_query),
+            scheme: Some(scheme),
+            authority,
+            headers: Arc::new(headers),
+            body: Some(InPipe::new(
+                body,
+                config.max_body_bytes,
+                ErrorCode::request_body_size,
+            )),
+        };
+        let mut state = State {
+            table: Table::default(),
+            shared: self.shared.clone(),
+            id,
+            response_set: false,
+            outgoing: Arc::new(tokio::sync::Semaphore::new(config.outgoing.max_concurrent)),
+        };
+        let req_rep = state
+            .table
+            .push(Entry::IncomingRequest(request))
+            .expect("an empty table has room");
+        let out_rep = state
+            .table
+            .push(Entry::ResponseOutparam(ResponseOutparam { tx: Some(tx) }))
+            .expect("an empty table has room");
+        (state, req_rep, out_rep)
+    }
+
+    async fn run(self, (state, req, out): (State, u32, u32)) -> Outcome {
+        let config = &self.shared.config;
+        let limits = StoreLimits {
+            max_memory_bytes: config.max_memory_bytes,
+            ..StoreLimits::default()
+        };
+        let mut store = Store::with_limits(&self.engine, state, limits);
+        let call = async {
+            let instance = self
+                .pre
+                .instantiate(&mut store)
+                .await
+                .map_err(|e| format!("instantiation failed: {e}"))?;
+            let func = instance
+                .func(&store, HANDLE_EXPORT)
+                .ok_or_else(|| format!("no export {HANDLE_EXPORT}"))?;
+            let args = [
+                Val::Own(Resource {
+                    ty: R.incoming_request.clone(),
+                    rep: req,
+                }),
+                Val::Own(Resource {
+                    ty: R.response_outparam.clone(),
+                    rep: out,
+                }),
+            ];
+            func.call(&mut store, &args)
+                .await
+                .map_err(|e| match e.trap() {
+                    Some(t) => format!("the guest trapped: {t}"),
+                    None => e.to_string(),
+                })?;
+            Ok::<(), String>(())
+        };
+        let result = match config.timeout {
+            Some(t) => match tokio::time::timeout(t, call).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("the guest ran out of its time budget ({t:?})")),
+            },
+            None => call.await,
+        };
+        let set = store.data().response_set;
+        match result {
+            Ok(()) => {
+                if !set {
+                    tracing::warn!("the guest returned without setting a response: responding 500");
+                }
+                Outcome::Returned
+            }
+            Err(msg) => {
+                if set {
+                    tracing::error!("{msg}, after sending the response head: aborting the body");
+                } else {
+                    tracing::error!("{msg}: responding 500");
+                }
+                Outcome::Failed
+            }
+        }
+    }
+}
+
+fn text_response(status: u16, text: String) -> http::Response<Body> {
+    let mut r = http::Response::new(Body::from(text));
+    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    r
+}
+
+/// A response body: bytes the guest streams (or a fixed body the host
+/// made). Its error means the body is incomplete.
+pub struct Body {
+    kind: Kind,
+    _guard: Option<Box<dyn Send + Sync>>,
+}
+
+enum Kind {
+    Full(Option<Bytes>),
+    Pipe(PipeBody),
+}
+
+impl Body {
+    /// An empty body.
+    pub fn empty() -> Body {
+        Body {
+            kind: Kind::Full(None),
+            _guard: None,
+        }
+    }
+
+    pub(crate) fn pipe(pipe: SharedOut) -> Body {
+        Body {
+            kind: Kind::Pipe(PipeBody(pipe)),
+            _guard: None,
+        }
+    }
+
+    /// Keep `guard` alive until the body is dropped (e.g. a concurrency
+    /// permit).
+    pub fn with_guard(mut self, guard: impl Send + Sync + 'static) -> Body {
+        self._guard = Some(Box::new(guard));
+        self
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Body {
+        Body {
+            kind: Kind::Full((!b.is_empty()).then_some(b)),
+            _guard: None,
+        }
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        Body::from(Bytes::from(s))
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Body {
+        Body::from(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+impl HttpBody for Body {
+    type Data = Bytes;
+    type Error = ErrorCode;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ErrorCode>>> {
+        match &mut self.kind {
+            Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Pipe(p) => Pin::new(p).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Full(b) => b.is_none(),
+            Kind::Pipe(p) => p.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Pipe(p) => p.size_hint(),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The HTTP server: hyper 1 on tokio, HTTP/1.1 with keep-alive, a cap on
+//! concurrent requests (over it: 503), and graceful shutdown (stop
+//! accepting, let in-flight requests finish, close idle connections).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use engine_abi::engine::Engine;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::error::Error;
+use crate::handler::{Body, Handler};
+
+/// Settings of the server itself (the guest's limits are in
+/// [`crate::Config`]).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Requests handled at once; more get 503.
+    pub max_concurrency: usize,
+}
+
+impl ServerConfig {
+    /// The default cap on concurrent requests.
+    pub const DEFAULT_MAX_CONCURRENCY: usize = 1000;
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_concurrency: Self::DEFAULT_MAX_CONCURRENCY,
+        }
+    }
+}
+
+/// A bound server, not yet accepting.
+pub struct Server<E: Engine> {
+    handler: Handler<E>,
+    listener: TcpListener,
+    config: ServerConfig,
+}
+
+impl<E: Engine> Server<E> {
+    /// Bind `addr`.
+    pub async fn bind(
+        addr: SocketAddr,
+        handler: Handler<E>,
+        config: ServerConfig,
+    ) -> Result<Self, Error> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::io(&format!("cannot listen on {addr}"), e))?;
+        Ok(Server {
+            handler,
+            listener,
+            config,
+        })
+    }
+
+    /// The address it listens on (with the port chosen when binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serve until `shutdown` resolves, then finish the requests in flight.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        let Server {
+            handler,
+            listener,
+            config,
+        } = self;
+        let permits = Arc::new(Semaphore::new(config.max_concurrency));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut connections = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: keep going.
+                        tracing::warn!("accept: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        continue;
+                    }
+                },
+            };
+            while connections.try_join_next().is_some() {}
+            let _ = stream.set_nodelay(true);
+            let handler = handler.clone();
+            let permits = permits.clone();
+            let mut stop = stop_rx.clone();
+            connections.spawn(async move {
+                let service = service_fn(move |req| {
+                    let handler = handler.clone();
+                    let permits = permits.clone();
+                    async move {
+                        let Ok(permit) = permits.try_acquire_owned() else {
+                            tracing::warn!("over the concurrency cap: 503");
+                            let mut r = http::Response::new(Body::from(
+                                "503 service unavailable: too many requests\n",
+                            ));
+                            *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+                            return Ok::<_, Infallible>(r);
+                        };
+                        let resp = handler.handle(req).await;
+                        Ok(resp.map(|b| b.with_guard(permit)))
+                    }
+                });
+                let conn = http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service);
+                tokio::pin!(conn);
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::debug!("connection from {peer}: {e}");
+                        }
+                    }
+                    _ = async { stop.wait_for(|s| *s).await.is_ok() } => {
+                        conn.as_mut().graceful_shutdown();
+                        if let Err(e) = conn.await {
+                            tracing::debug!("connection from {peer}: {e}");
+                        }
+                    }
+                }
+            });
+        }
+        drop(listener);
+        tracing::info!(
+            "shutting down: finishing {} connection(s)",
+            connections.len()
+        );
+        let _ = stop_tx.send(true);
+        while connections.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,565 @@
+//! wasi:http over real HTTP on 127.0.0.1: the fixtures (`hello.wasm`,
+//! `echo.wasm`, every route of `rust-http.wasm`) served by host-http's
+//! server (in-process, port 0) on both engines, with a plain HTTP/1.1
+//! client; plus load errors (a non-component, a missing import, a missing
+//! export).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use engine_abi::engine::Engine;
+use host_http::{Config, ErrorKind, Handler, Server, ServerConfig};
+
+use crate::{fixture, interp, jit};
+
+/// A server running on its own thread until dropped.
+struct TestServer {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve_with<E: Engine>(
+    engine: E,
+    wasm: &str,
+    config: Config,
+    server: ServerConfig,
+) -> TestServer {
+    let bytes = fixture(wasm);
+    let handler = Handler::new(&engine, &bytes, config).expect("the fixture loads");
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let server = Server::bind("127.0.0.1:0".parse().unwrap(), handler, server)
+                .await
+                .unwrap();
+            addr_tx.send(server.local_addr()).unwrap();
+            server
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    TestServer {
+        addr: addr_rx.recv().unwrap(),
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+fn serve<E: Engine>(engine: E, wasm: &str) -> TestServer {
+    serve_with(engine, wasm, Config::default(), ServerConfig::default())
+}
+
+/// A response as the client saw it.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    trailers: Vec<(String, String)>,
+    /// Whether the body ended as its framing says (not cut by the server).
+    complete: bool,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One HTTP/1.1 connection.
+struct Conn {
+    r: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn open(addr: SocketAddr) -> Conn {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        Conn {
+            r: BufReader::new(s),
+        }
+    }
+
+    fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: test.local\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(b) = body {
+            head.push_str(&format!("content-length: {}\r\n", b.len()));
+        }
+        head.push_str("\r\n");
+        let s = self.r.get_mut();
+        s.write_all(head.as_bytes()).unwrap();
+        if let Some(b) = body {
+            s.write_all(b).unwrap();
+        }
+    }
+
+    fn line(&mut self) -> Option<String> {
+        let mut l = String::new();
+        match self.r.read_line(&mut l) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(l.trim_end_matches(['\r', '\n']).to_string()),
+        }
+    }
+
+    fn fields(&mut self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        while let Some(l) = self.line() {
+            if l.is_empty() {
+                break;
+            }
+            let (k, v) = l.split_once(':').unwrap();
+            out.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+        out
+    }
+
+    fn receive(&mut self) -> Response {
+        let status_line = self.line().expect("a status line");
+        let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+        let headers = self.fields();
+        let mut resp = Response {
+            status,
+            headers,
+            body: Vec::new(),
+            trailers: Vec::new(),
+            complete: true,
+        };
+        if let Some(n) = resp.header("content-length") {
+            let n: usize = n.parse().unwrap();
+            resp.body = vec![0; n];
+            resp.complete = self.r.read_exact(&mut resp.body).is_ok();
+        } else if resp.header("transfer-encoding") == Some("chunked") {
+            loop {
+                let Some(size) = self.line() else {
+                    resp.complete = false;
+                    break;
+                };
+                let size = usize::from_str_radix(size.split(';').next().unwrap(), 16).unwrap();
+                if size == 0 {
+                    resp.trailers = self.fields();
+                    break;
+                }
+                let mut chunk = vec![0; size + 2];
+                if self.r.read_exact(&mut chunk).is_err() {
+                    resp.complete = false;
+                    break;
+                }
+                resp.body.extend_from_slice(&chunk[..size]);
+            }
+        } else if status >= 200 && status != 204 && status != 304 {
+            let _ = self.r.read_to_end(&mut resp.body);
+        }
+        resp
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> Response {
+        self.send(method, path, &[], body);
+        self.receive()
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> Response {
+    Conn::open(addr).request("GET", path, None)
+}
+
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod jit_engine {
+            $(#[test] fn $name() { super::$name(crate::jit()) })*
+        }
+        mod interp_engine {
+            $(#[test] fn $name() { super::$name(crate::interp()) })*
+        }
+    };
+}
+
+both_engines!(
+    hello,
+    keep_alive,
+    echo_small_and_1mib,
+    inspect,
+    status,
+    stream_large,
+    rust_echo_with_trailers,
+    sleep,
+    random,
+    log,
+    fetch_allowed_and_denied,
+    trap_then_next_request,
+    trap_after_head,
+    concurrency_cap,
+);
+
+fn hello<E: Engine>(e: E) {
+    let s = serve(e, "hello.wasm");
+    let r = get(s.addr, "/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.text(), "hello from cohost\n");
+}
+
+fn keep_alive<E: Engine>(e: E) {
+    let s = serve(e, "hello.wasm");
+    let mut c = Conn::open(s.addr);
+    for _ in 0..5 {
+        let r = c.request("GET", "/", None);
+        assert_eq!((r.status, r.text().as_str()), (200, "hello from cohost\n"));
+    }
+}
+
+fn echo_small_and_1mib<E: Engine>(e: E) {
+    let s = serve(e, "echo.wasm");
+    let r = Conn::open(s.addr).request("POST", "/", Some(b"ping"));
+    assert_eq!((r.status, r.text().as_str()), (200, "ping"));
+    let big: Vec<u8> = (0..1 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    // Write the body on another thread while reading the echo, as a real
+    // client does (neither side buffers a whole MiB).
+    let mut c = Conn::open(s.addr);
+    c.send(
+        "POST",
+        "/",
+        &[("content-length", &big.len().to_string())],
+        None,
+    );
+    let mut w = c.r.get_ref().try_clone().unwrap();
+    let body = big.clone();
+    let writer = std::thread::spawn(move || w.write_all(&body).unwrap());
+    let r = c.receive();
+    writer.join().unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.complete);
+    assert_eq!(r.body.len(), big.len());
+    assert!(r.body == big, "1 MiB echo differs");
+}
+
+fn inspect<E: Engine>(e: E) {
+    let s = serve(e, "rust-http.wasm");
+    let mut c = Conn::open(s.addr);
+    c.send(
+        "PUT",
+        "/inspect?x=1",
+        &[("x-custom", "yes"), ("X-Two", "a")],
+        None,
+    );
+    let r = c.receive();
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    let expected_head =
+        "method: PUT\npath-with-query: /inspect?x=1\nscheme: http\nauthority: test.local\n\n";
+    assert!(text.starts_with(expected_head), "{text}");
+    assert!(text.contains("x-custom: yes\n"), "{text}");
+    assert!(text.contains("x-two: a\n"), "{text}");
+    // Forbidden headers never reach the guest.
+    assert!(!text.contains("host:"), "{text}");
+}
+
+fn status<E: Engine>(e: E) {
+    let s = serve(e, "rust-http.wasm");
+    assert_eq!(get(s.addr, "/status/418").status, 418);
+    assert_eq!(get(s.addr, "/status/204").status, 204);
+    assert_eq!(get(s.addr, "/status/abc").status, 400);
+    assert_eq!(get(s.addr, "/nope").status, 404);
+}
+
+fn stream_large<E: Engine>(e: E) {
+    let s = serve(e, "rust-http.wasm");
+    let r = get(s.addr, "/stream/1000000");
+    assert_eq!(r.status, 200);
+    assert!(r.complete);
+    assert_eq!(r.body.len(), 1_000_000);
+    assert!(
+        r.body
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == b'a' + (i % 26) as u8)
+    );
+}
+
+fn rust_echo_with_trailers<E: Engine>(e: E) {
+    let s = serve(e.clone(), "rust-http.wasm");
+    let r = Conn::open(s.addr).request("POST", "/echo", Some(b"hello echo"));
+    assert_eq!((r.status, r.text().as_str()), (200, "hello echo"));
+    // A chunked request with trailers. (hyper's HTTP/1.1 server only sends
+    // response trailers the response declared in a `trailer` header, which
+    // the guest does not set: they are checked in-process below.)
+    let mut c = Conn::open(s.addr);
+    c.send(
+        "POST",
+        "/echo",
+        &[
+            ("transfer-encoding", "chunked"),
+            ("trailer", "x-checksum"),
+            ("te", "trailers"),
+            ("content-type", "text/x-test"),
+        ],
+        None,
+    );
+    c.r.get_mut()
+        .write_all(b"5\r\nabcde\r\n3\r\nfgh\r\n0\r\nx-checksum: 42\r\n\r\n")
+        .unwrap();
+    let r = c.receive();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "abcdefgh");
+    assert_eq!(r.header("content-type"), Some("text/x-test"));
+    // Trailers both ways, through the embedding API.
+    let handler = Handler::new(&e, &fixture("rust-http.wasm"), Config::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use http_body_util::BodyExt;
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("x-checksum", http::HeaderValue::from_static("42"));
+        let body = http_body_util::Full::new(bytes::Bytes::from_static(b"with trailers"))
+            .with_trailers(async move { Some(Ok(trailers)) });
+        let req = http::Request::post("http://test.local/echo")
+            .body(body)
+            .unwrap();
+        let resp = handler.handle(req).await;
+        assert_eq!(resp.status(), 200);
+        let collected = resp.into_body().collect().await.unwrap();
+        let trailers = collected.trailers().cloned().expect("response trailers");
+        assert_eq!(trailers.get("x-checksum").unwrap(), "42");
+        assert_eq!(&collected.to_bytes()[..], b"with trailers");
+    });
+}
+
+fn sleep<E: Engine>(e: E) {
+    let s = serve(e, "rust-http.wasm");
+    let t = Instant::now();
+    let r = get(s.addr, "/sleep/50");
+    assert_eq!((r.status, r.text().as_str()), (200, "slept 50"));
+    assert!(t.elapsed() >= Duration::from_millis(50));
+    // Sleeping guests park tasks, not threads: many at once take ~one sleep.
+    let t = Instant::now();
+    let threads: Vec<_> = (0..20)
+        .map(|_| {
+            let addr = s.addr;
+            std::thread::spawn(move || get(addr, "/sleep/300").status)
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+}
+
+fn random<E: Engine>(e: E) {
+    let s = serve(e, "rust-http.wasm");
+    let a = get(s.addr, "/random/16");
+    let b = get(s.addr, "/random/16");
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body.len(), 32);
+    assert!(a.body.iter().all(u8::is_ascii_hexdigit));
+    assert_ne!(a.body, b.body);
+}
+
+fn log<E: Engine>(e: E) {
+    let s = serve(e, "rust-http.wasm");
+    let r = get(s.addr, "/log");
+    assert_eq!((r.status, r.text().as_str()), (200, "logged"));
+}
+
+fn fetch_allowed_and_denied<E: Engine>(e: E) {
+    let upstream = serve(e.clone(), "hello.wasm");
+    let url = format!("http://127.0.0.1:{}/", upstream.addr.port());
+    let allowed = serve_with(
+        e.clone(),
+        "rust-http.wasm",
+        Config::default().allow_host(&url).unwrap(),
+        ServerConfig::default(),
+    );
+    let path = format!("/fetch?url={url}");
+    for _ in 0..3 {
+        let r = get(allowed.addr, &path);
+        assert_eq!((r.status, r.text().as_str()), (200, "hello from cohost\n"));
+    }
+    let denied = serve(e.clone(), "rust-http.wasm");
+    let r = get(denied.addr, &path);
+    assert_eq!(r.status, 502);
+    assert_eq!(r.text(), "ErrorCode::HttpRequestDenied");
+    // Allowed host, nothing listening: the guest gets the error-code.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let any = serve_with(
+        e,
+        "rust-http.wasm",
+        Config::default().allow_host("http://127.0.0.1").unwrap(),
+        ServerConfig::default(),
+    );
+    let r = get(any.addr, &format!("/fetch?url=http://127.0.0.1:{port}/"));
+    assert_eq!(r.status, 502);
+    assert_eq!(r.text(), "ErrorCode::ConnectionRefused");
+}
+
+fn trap_then_next_request<E: Engine>(e: E) {
+    let s = serve(e, "rust-http.wasm");
+    let r = get(s.addr, "/trap");
+    assert_eq!(r.status, 500);
+    let r = get(s.addr, "/status/418");
+    assert_eq!(r.status, 418);
+}
+
+fn trap_after_head<E: Engine>(e: E) {
+    let s = serve(e, "rust-http.wasm");
+    let r = get(s.addr, "/trap-after-head");
+    assert_eq!(r.status, 200);
+    assert!(!r.complete, "the body must end incomplete: {r:?}");
+    assert!(r.text().starts_with("partial body") || r.body.is_empty());
+    assert_eq!(get(s.addr, "/status/201").status, 201);
+}
+
+fn concurrency_cap<E: Engine>(e: E) {
+    let s = serve_with(
+        e,
+        "rust-http.wasm",
+        Config::default(),
+        ServerConfig { max_concurrency: 1 },
+    );
+    let addr = s.addr;
+    let slow = std::thread::spawn(move || get(addr, "/sleep/500").status);
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(get(s.addr, "/status/200").status, 503);
+    assert_eq!(slow.join().unwrap(), 200);
+    assert_eq!(get(s.addr, "/status/200").status, 200);
+}
+
+#[test]
+fn request_in_process_without_a_socket() {
+    let engine = interp();
+    let handler = Handler::new(&engine, &fixture("echo.wasm"), Config::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use http_body_util::BodyExt;
+        let req = http::Request::post("/")
+            .body(String::from("in process"))
+            .unwrap();
+        let resp = handler.handle(req).await;
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"in process");
+    });
+}
+
+#[test]
+fn time_and_memory_limits() {
+    let s = serve_with(
+        interp(),
+        "rust-http.wasm",
+        Config::default()
+            .timeout(Some(Duration::from_millis(200)))
+            .max_memory_bytes(32 << 20),
+        ServerConfig::default(),
+    );
+    let t = Instant::now();
+    assert_eq!(get(s.addr, "/sleep/5000").status, 500);
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    // 100 MB of random bytes cannot fit a 32 MiB memory: a trap, a 500.
+    assert_eq!(get(s.addr, "/random/100000000").status, 500);
+    assert_eq!(get(s.addr, "/random/4").status, 200);
+}
+
+#[test]
+fn request_body_limit() {
+    let s = serve_with(
+        jit(),
+        "echo.wasm",
+        Config::default().max_body_bytes(1000),
+        ServerConfig::default(),
+    );
+    let r = Conn::open(s.addr).request("POST", "/", Some(&[b'x'; 999]));
+    assert_eq!((r.status, r.body.len()), (200, 999));
+    let r = Conn::open(s.addr).request("POST", "/", Some(&[b'x'; 5000]));
+    // The guest sees a failed stream after 1000 bytes and ends its body.
+    assert!(r.body.len() <= 1000, "{}", r.body.len());
+}
+
+#[test]
+fn not_a_component_is_a_clear_error() {
+    let e = Handler::new(&interp(), b"\0asm\x01\0\0\0", Config::default())
+        .err()
+        .expect("a core module is not a component");
+    assert_eq!(e.kind(), ErrorKind::Load);
+    let e = Handler::new(&interp(), b"hello", Config::default())
+        .err()
+        .unwrap();
+    assert_eq!(e.kind(), ErrorKind::Load);
+    assert!(e.to_string().starts_with("invalid component"), "{e}");
+}
+
+#[test]
+fn missing_export_is_a_clear_error() {
+    let e = Handler::new(&interp(), &fixture("rust-abi.wasm"), Config::default())
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("wasi:http/incoming-handler") || e.kind() == ErrorKind::Link,
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_import_is_a_clear_error() {
+    // hello.wat with one more import the host does not have.
+    let wat = r#"(component
+        (import "cohost:missing/thing@1.0.0" (instance
+            (export "frob" (func))))
+        (core module $m
+            (func (export "handle") (param i32 i32)))
+        (core instance $i (instantiate $m))
+        (import "wasi:http/types@0.2.12" (instance $types
+            (export "incoming-request" (type (sub resource)))
+            (export "response-outparam" (type (sub resource)))))
+        (alias export $types "incoming-request" (type $ir))
+        (alias export $types "response-outparam" (type $ro))
+        (func $handle (param "request" (own $ir)) (param "response-out" (own $ro))
+            (canon lift (core func $i "handle")))
+        (instance $h (export "handle" (func $handle)))
+        (export "wasi:http/incoming-handler@0.2.12" (instance $h))
+    )"#;
+    let bytes = match wat::parse_str(wat) {
+        Ok(b) => b,
+        Err(e) => panic!("test component: {e}"),
+    };
+    let e = Handler::new(&interp(), &bytes, Config::default())
+        .err()
+        .expect("an unknown import fails to link");
+    assert_eq!(e.kind(), ErrorKind::Link, "{e}");
+    assert!(e.to_string().contains("cohost:missing/thing"), "{e}");
+}
