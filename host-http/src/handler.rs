@@ -302,8 +302,11 @@ impl<E: Engine> Handler<E> {
 
     async fn run(self, (state, req, out): (State, u32, u32)) -> Outcome {
         let config = &self.shared.config;
+        // The engines enforce the budget on a guest that computes (epoch or
+        // fuel slices); the timeout below covers one blocked in a host call.
         let limits = StoreLimits {
             max_memory_bytes: config.max_memory_bytes,
+            time_budget: config.timeout,
             ..StoreLimits::default()
         };
         let mut store = Store::with_limits(&self.engine, state, limits);
