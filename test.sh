@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: unit tests of each crate, the one
-# integration test binary (tests/all), the component .wast suite on both
-# engines, and checks that the benches still compile. Installs nothing by
-# hand: guest toolchains for the big JS/Python guests are fetched by their
-# build script from the package registries into target/.
+# Runs every test of the workspace: unit tests of each crate and the one
+# integration test binary (tests/all: components, ABI round trips, the
+# component .wast suite and the HTTP tests, each on both engines). Installs
+# nothing by hand: the JS/Python guest toolchains are fetched by
+# tests/fixtures/big/build.sh from the package registries into target/.
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo test --workspace --all-targets "$@"
