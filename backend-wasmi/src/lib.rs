@@ -38,6 +38,14 @@ impl Default for WasmiEngine {
 impl WasmiEngine {
     /// An engine with cohost's defaults: lazy translation (wasmi's default),
     /// the wasm features real component toolchains emit.
+    ///
+    /// Translating a function lazily costs no fuel: wasmi 2.0 cannot resume
+    /// a call that runs out of fuel while translating a callee (or its root
+    /// function) and fails it with an out-of-fuel error instead (upstream
+    /// wasmi-labs/wasmi#2032). Big guests (SpiderMonkey, CPython) have
+    /// functions whose translation costs a good part of a time slice, so
+    /// their first requests failed at random points. Translation time still
+    /// counts against the deadline, checked between slices.
     pub fn new() -> Self {
         let mut config = wasmi::Config::default();
         config
@@ -45,7 +53,13 @@ impl WasmiEngine {
             .wasm_extended_const(true)
             .wasm_tail_call(true)
             .wasm_simd(true)
-            .consume_fuel(true);
+            .consume_fuel(true)
+            .fuel_cost(wasmi::CustomFuelCosts {
+                // wasmi's default for bulk memory and table operations.
+                bytes_copied_per_fuel: 64,
+                fuel_per_bytes_translated: 0,
+                fuel_per_bytes_validated: 0,
+            });
         WasmiEngine {
             engine: wasmi::Engine::new(&config),
         }
@@ -421,7 +435,10 @@ impl Engine for WasmiEngine {
                         return Err(Trap::wasm(WasmTrap::OutOfTime));
                     }
                     tokio::task::yield_now().await;
-                    let _ = store.set_fuel(FUEL_SLICE);
+                    // One operation may need more than a slice (a 100 MB
+                    // `memory.fill` costs 1.6M fuel): give it what it needs,
+                    // or it would run out again, forever.
+                    let _ = store.set_fuel(FUEL_SLICE.max(invocation.required_fuel()));
                     state = invocation
                         .resume(&mut *store, &mut outs)
                         .map_err(|e| to_trap(&e))?;

@@ -191,3 +191,43 @@ fn a_busy_guest_yields_and_is_stopped_at_its_deadline() {
     block_on(busy_guest(interp()));
     block_on(busy_guest(jit()));
 }
+
+/// One instruction that costs more fuel than a time slice holds (a 100 MiB
+/// `memory.fill`: wasmi charges a unit per 64 bytes, 1.6M in all, where a
+/// slice is 1M) still completes: the interpreter resumes it with the fuel
+/// it needs, instead of running out again on every resume until the
+/// deadline.
+async fn one_big_instruction<E: Engine>(engine: E) {
+    let module = engine
+        .compile(
+            &wat::parse_str(
+                r#"(module
+                     (memory 1700)
+                     (func (export "fill") (result i32)
+                       (memory.fill (i32.const 0) (i32.const 7) (i32.const 104857600))
+                       (i32.load8_u (i32.const 104857599))))"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let limits = StoreLimits {
+        time_budget: Some(std::time::Duration::from_secs(5)),
+        ..StoreLimits::default()
+    };
+    let mut store = engine.new_store((), limits);
+    let instance = E::instantiate(&mut store, &module, &[]).await.unwrap();
+    let Some(Extern::Func(fill)) = E::export(&mut store, instance, "fill") else {
+        panic!()
+    };
+    let mut out = [CoreVal::I32(0)];
+    E::call(&mut store, fill, &[], &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", engine.name()));
+    assert!(matches!(out[0], CoreVal::I32(7)), "{:?}", out[0]);
+}
+
+#[test]
+fn an_instruction_bigger_than_a_time_slice_completes() {
+    block_on(one_big_instruction(interp()));
+    block_on(one_big_instruction(jit()));
+}
