@@ -70,7 +70,10 @@ impl LimitArgs {
 }
 
 /// `cohost request`: run one request in-process, without a socket; status
-/// and headers to stderr, body to stdout.
+/// and headers to stderr, body to stdout. Exits 1 when the component gives
+/// no response (it trapped, ran out of time or memory, returned without
+/// setting one, or set an error-code) or its body fails half way; a
+/// response the component made exits 0, whatever its status.
 #[derive(clap::Args)]
 pub struct RequestArgs {
     /// The core engine to run guests on.
@@ -287,6 +290,7 @@ fn request_on<E: Engine>(engine: E, args: &RequestArgs) -> ExitCode {
             .map_err(|e| format!("cannot start the runtime: {e}"))?;
         rt.block_on(async {
             let resp = handler.handle(req).await;
+            let failure = resp.extensions().get::<host_http::GuestFailure>().cloned();
             let (parts, mut body) = resp.into_parts();
             eprintln!("HTTP/1.1 {}", parts.status);
             for (k, v) in &parts.headers {
@@ -307,7 +311,11 @@ fn request_on<E: Engine>(engine: E, args: &RequestArgs) -> ExitCode {
                     }
                 }
             }
-            out.flush().map_err(|e| format!("stdout: {e}"))
+            out.flush().map_err(|e| format!("stdout: {e}"))?;
+            match failure {
+                Some(f) => Err(format!("no response from the component: {}", f.reason)),
+                None => Ok(()),
+            }
         })
     };
     match run() {

@@ -478,13 +478,18 @@ pub fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// `[method]incoming-body.stream`
 pub fn incoming_body_stream(s: &mut State, args: &[Val]) -> Result<Option<Val>, HostError> {
-    let b = s.table.incoming_body(arg::rep(&args[0])?)?;
+    let rep = arg::rep(&args[0])?;
+    let b = s.table.incoming_body(rep)?;
     if b.stream_taken {
         return Ok(Some(ret::err_unit()));
     }
     b.stream_taken = true;
     let pipe = b.pipe.clone();
-    let v = s.own(&R.input_stream, Entry::InputStream(InputStream::Body(pipe)))?;
+    let v = s.own_child(
+        &R.input_stream,
+        Entry::InputStream(InputStream::Body(pipe)),
+        rep,
+    )?;
     Ok(Some(ret::ok(v)))
 }
 
@@ -505,9 +510,14 @@ pub fn incoming_body_finish(s: &mut State, args: &[Val]) -> Result<Option<Val>, 
 
 /// `[method]future-trailers.subscribe`
 pub fn future_trailers_subscribe(s: &mut State, args: &[Val]) -> Result<Option<Val>, HostError> {
-    let f = s.table.future_trailers(arg::rep(&args[0])?)?;
+    let rep = arg::rep(&args[0])?;
+    let f = s.table.future_trailers(rep)?;
     let src = PollSource::Trailers(f.pipe.clone());
-    Ok(Some(s.own(&R.pollable, Entry::Pollable(Pollable(src)))?))
+    Ok(Some(s.own_child(
+        &R.pollable,
+        Entry::Pollable(Pollable(src)),
+        rep,
+    )?))
 }
 
 /// `[method]future-trailers.get`:
@@ -544,15 +554,17 @@ pub fn future_trailers_get(s: &mut State, args: &[Val]) -> Result<Option<Val>, H
 
 /// `[method]outgoing-body.write`
 pub fn outgoing_body_write(s: &mut State, args: &[Val]) -> Result<Option<Val>, HostError> {
-    let b = s.table.outgoing_body(arg::rep(&args[0])?)?;
+    let rep = arg::rep(&args[0])?;
+    let b = s.table.outgoing_body(rep)?;
     if b.stream_taken {
         return Ok(Some(ret::err_unit()));
     }
     b.stream_taken = true;
     let pipe = b.pipe.clone();
-    let v = s.own(
+    let v = s.own_child(
         &R.output_stream,
         Entry::OutputStream(OutputStream::body(pipe)),
+        rep,
     )?;
     Ok(Some(ret::ok(v)))
 }

@@ -155,6 +155,21 @@ impl<E: Engine> Handler<E> {
     /// every import, and compile it, once.
     pub fn new(engine: &E, bytes: &[u8], config: Config) -> Result<Self, Error> {
         let component = Component::new(engine, bytes).map_err(Error::load)?;
+        Self::from_component(engine, &component, config)
+    }
+
+    /// A handler for a component already compiled on `engine`: check that
+    /// it exports `wasi:http/incoming-handler@0.2.x#handle` and that the
+    /// host provides every import, as [`Handler::new`] does, without
+    /// compiling it again. So one compiled [`Component`] (cheap to clone,
+    /// shared between stores and threads) can serve several handlers or be
+    /// inspected first: compiling a large guest (a JavaScript or Python
+    /// runtime) on the JIT takes seconds.
+    pub fn from_component(
+        engine: &E,
+        component: &Component<E>,
+        config: Config,
+    ) -> Result<Self, Error> {
         let (iface, func) = HANDLE_EXPORT.split_once('#').unwrap_or_default();
         let exported = component.exported_funcs().iter().any(|(n, _)| {
             n.split_once('#')
@@ -165,7 +180,7 @@ impl<E: Engine> Handler<E> {
                 "the component does not export `{HANDLE_EXPORT}` (is it a wasi:http/proxy component?)"
             )));
         }
-        let pre = LINKER.instantiate_pre(&component).map_err(Error::link)?;
+        let pre = LINKER.instantiate_pre(component).map_err(Error::link)?;
         Ok(Handler {
             engine: engine.clone(),
             pre,
@@ -214,7 +229,7 @@ impl<E: Engine> Handler<E> {
                 }
                 Ok(Err(code)) => {
                     tracing::warn!("the guest responded with error-code {code}");
-                    text_response(500, format!("error-code: {code}\n"))
+                    failure_response(format!("the component responded with error-code {code}"))
                 }
                 Err(_) => {
                     let why = match task.await {
@@ -224,7 +239,7 @@ impl<E: Engine> Handler<E> {
                         Ok(Outcome::Failed) => "the component failed",
                         Err(_) => "the component's task failed",
                     };
-                    text_response(500, format!("500 internal server error: {why}\n"))
+                    failure_response(why.to_string())
                 }
             }
         }
@@ -364,13 +379,26 @@ impl<E: Engine> Handler<E> {
     }
 }
 
-fn text_response(status: u16, text: String) -> http::Response<Body> {
-    let mut r = http::Response::new(Body::from(text));
-    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+/// In the extensions of a response the host made because the guest gave
+/// none: it trapped, ran out of time or memory before setting
+/// `response-outparam`, returned without setting it, or set an
+/// `error-code`. Such a response is a 500 whose body says why; this marker
+/// tells it apart from a 500 the guest chose (`cohost request` exits
+/// non-zero on it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestFailure {
+    /// Why there is no guest response, for logs.
+    pub reason: String,
+}
+
+fn failure_response(reason: String) -> http::Response<Body> {
+    let mut r = http::Response::new(Body::from(format!("500 internal server error: {reason}\n")));
+    *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("text/plain"),
     );
+    r.extensions_mut().insert(GuestFailure { reason });
     r
 }
 

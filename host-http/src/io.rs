@@ -319,11 +319,16 @@ pub fn input_blocking_skip(s: &mut State, args: &[Val]) -> HostResult {
 
 /// `[method]input-stream.subscribe`
 pub fn input_subscribe(s: &mut State, args: &[Val]) -> HostResult {
-    let src = match s.table.input_stream(arg::rep(&args[0])?)? {
+    let rep = arg::rep(&args[0])?;
+    let src = match s.table.input_stream(rep)? {
         InputStream::Empty => PollSource::Ready,
         InputStream::Body(p) => PollSource::Input(p.clone()),
     };
-    Ok(Some(s.own(&R.pollable, Entry::Pollable(Pollable(src)))?))
+    Ok(Some(s.own_child(
+        &R.pollable,
+        Entry::Pollable(Pollable(src)),
+        rep,
+    )?))
 }
 
 // ---- output-stream ----
@@ -455,11 +460,16 @@ pub fn output_blocking_flush(s: &mut State, args: &[Val]) -> HostResult {
 
 /// `[method]output-stream.subscribe`
 pub fn output_subscribe(s: &mut State, args: &[Val]) -> HostResult {
-    let src = match s.table.output_stream(arg::rep(&args[0])?)? {
+    let rep = arg::rep(&args[0])?;
+    let src = match s.table.output_stream(rep)? {
         OutputStream::Log { .. } => PollSource::Ready,
         OutputStream::Body(p) => PollSource::Output(p.clone()),
     };
-    Ok(Some(s.own(&R.pollable, Entry::Pollable(Pollable(src)))?))
+    Ok(Some(s.own_child(
+        &R.pollable,
+        Entry::Pollable(Pollable(src)),
+        rep,
+    )?))
 }
 
 fn splice_impl(s: &mut State, args: &[Val], blocking: bool) -> HostResult {

@@ -15,7 +15,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`Handler`], [`Config`], [`Body`] | the embedding API: one request in, a streaming response out |
+//! | [`Handler`], [`Config`], [`Body`], [`GuestFailure`] | the embedding API: one request in, a streaming response out |
 //! | [`Server`], [`ServerConfig`] | hyper 1 HTTP/1.1 server with a concurrency cap and graceful shutdown |
 //! | [`OutgoingPolicy`], [`AllowedHost`] | what guests may fetch |
 //! | [`ErrorCode`] | guest-visible `wasi:http/types.error-code` |
@@ -42,7 +42,7 @@ mod types_impl;
 mod wit;
 
 pub use error::{Error, ErrorCode, ErrorKind};
-pub use handler::{Body, Config, HANDLE_EXPORT, Handler};
+pub use handler::{Body, Config, GuestFailure, HANDLE_EXPORT, Handler};
 pub use outgoing::{
     AllowedHost, DEFAULT_BETWEEN_BYTES_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_MAX_OUTGOING, OutgoingPolicy,

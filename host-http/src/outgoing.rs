@@ -185,9 +185,14 @@ pub struct FutureIncomingResponse {
 
 /// `[method]future-incoming-response.subscribe`
 pub fn future_incoming_response_subscribe(s: &mut State, args: &[Val]) -> HostResult {
-    let f = s.table.future_incoming_response(arg::rep(&args[0])?)?;
+    let rep = arg::rep(&args[0])?;
+    let f = s.table.future_incoming_response(rep)?;
     let src = PollSource::Response(f.slot.clone());
-    Ok(Some(s.own(&R.pollable, Entry::Pollable(Pollable(src)))?))
+    Ok(Some(s.own_child(
+        &R.pollable,
+        Entry::Pollable(Pollable(src)),
+        rep,
+    )?))
 }
 
 /// `[method]future-incoming-response.get`:

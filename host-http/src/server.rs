@@ -1,6 +1,8 @@
-//! The HTTP server: hyper 1 on tokio, HTTP/1.1 with keep-alive, a cap on
-//! concurrent requests (over it: 503), and graceful shutdown (stop
-//! accepting, let in-flight requests finish, close idle connections).
+//! The HTTP server: hyper 1 on tokio, HTTP/1.1 with keep-alive and HTTP/2
+//! over cleartext with prior knowledge (h2c: a connection that opens with
+//! the HTTP/2 preface is served as HTTP/2), a cap on concurrent requests
+//! (over it: 503), and graceful shutdown (stop accepting, let in-flight
+//! requests finish, close idle connections).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -8,9 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use engine_abi::engine::Engine;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -116,9 +118,10 @@ impl<E: Engine> Server<E> {
                         Ok(resp.map(|b| b.with_guard(permit)))
                     }
                 });
-                let conn = http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service);
+                // HTTP/1.1 (keep-alive is hyper's default) or, on the
+                // HTTP/2 preface, h2c; each HTTP/2 stream is a request.
+                let builder = auto::Builder::new(TokioExecutor::new());
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
                 tokio::pin!(conn);
                 tokio::select! {
                     r = conn.as_mut() => {

@@ -83,11 +83,22 @@ impl Entry {
 }
 
 /// The request's resources, keyed by rep (index + 1).
+///
+/// Some resources are children of another (wasi's words): a body's stream,
+/// a pollable of whatever it subscribes to. A parent cannot go (dropped or
+/// consumed) while a child lives; trying traps, as wasi:http and wasi:io
+/// say and wasmtime does.
 #[derive(Default)]
 pub struct Table {
-    entries: Vec<Option<Entry>>,
+    entries: Vec<Option<Slot>>,
     free: Vec<u32>,
     live: usize,
+}
+
+struct Slot {
+    entry: Entry,
+    parent: Option<u32>,
+    children: u32,
 }
 
 macro_rules! accessors {
@@ -106,9 +117,9 @@ macro_rules! accessors {
                 #[allow(dead_code)]
                 pub fn $take(&mut self, rep: u32) -> Result<$ty, Trap> {
                     match self.get_mut(rep) {
-                        Some(Entry::$variant(_)) => match self.remove(rep) {
+                        Some(Entry::$variant(_)) => match self.remove(rep)? {
                             Some(Entry::$variant(x)) => Ok(x),
-                            _ => unreachable!(),
+                            _ => unreachable!("the entry was just checked"),
                         },
                         other => Err(wrong(rep, stringify!($variant), other.map(|e| e.kind()))),
                     }
@@ -146,38 +157,81 @@ accessors! {
 impl Table {
     /// Add `entry`, returning its rep.
     pub fn push(&mut self, entry: Entry) -> Result<u32, Trap> {
+        self.insert(entry, None)
+    }
+
+    /// Add `entry` as a child of `parent`, which then cannot be removed
+    /// before it.
+    pub fn push_child(&mut self, entry: Entry, parent: u32) -> Result<u32, Trap> {
+        let Some(p) = self.slot_mut(parent) else {
+            return Err(Trap::host(format!("host resource {parent} does not exist")));
+        };
+        p.children += 1;
+        self.insert(entry, Some(parent)).inspect_err(|_| {
+            if let Some(p) = self.slot_mut(parent) {
+                p.children -= 1;
+            }
+        })
+    }
+
+    fn insert(&mut self, entry: Entry, parent: Option<u32>) -> Result<u32, Trap> {
         if self.live >= MAX_RESOURCES {
             return Err(Trap::host(format!(
                 "the request holds more than {MAX_RESOURCES} host resources"
             )));
         }
         self.live += 1;
+        let slot = Some(Slot {
+            entry,
+            parent,
+            children: 0,
+        });
         match self.free.pop() {
             Some(rep) => {
-                self.entries[rep as usize - 1] = Some(entry);
+                self.entries[rep as usize - 1] = slot;
                 Ok(rep)
             }
             None => {
-                self.entries.push(Some(entry));
+                self.entries.push(slot);
                 Ok(self.entries.len() as u32)
             }
         }
     }
 
-    /// The entry at `rep`.
-    pub fn get_mut(&mut self, rep: u32) -> Option<&mut Entry> {
+    fn slot_mut(&mut self, rep: u32) -> Option<&mut Slot> {
         self.entries
             .get_mut((rep as usize).checked_sub(1)?)
             .and_then(Option::as_mut)
     }
 
-    /// Remove the entry at `rep`.
-    pub fn remove(&mut self, rep: u32) -> Option<Entry> {
-        let slot = self.entries.get_mut((rep as usize).checked_sub(1)?)?;
-        let e = slot.take()?;
+    /// The entry at `rep`.
+    pub fn get_mut(&mut self, rep: u32) -> Option<&mut Entry> {
+        self.slot_mut(rep).map(|s| &mut s.entry)
+    }
+
+    /// Remove the entry at `rep` (`None` if there is none); a trap if it
+    /// still has children.
+    pub fn remove(&mut self, rep: u32) -> Result<Option<Entry>, Trap> {
+        let Some(slot) = self.slot_mut(rep) else {
+            return Ok(None);
+        };
+        if slot.children > 0 {
+            return Err(Trap::host(format!(
+                "{} {rep} went away while {} of its child resources (a stream or \
+                 pollable it handed out) still exist; drop those first",
+                slot.entry.kind(),
+                slot.children
+            )));
+        }
+        let slot = self.entries[rep as usize - 1]
+            .take()
+            .expect("the slot was just found");
         self.live -= 1;
         self.free.push(rep);
-        Some(e)
+        if let Some(p) = slot.parent.and_then(|p| self.slot_mut(p)) {
+            p.children -= 1;
+        }
+        Ok(Some(slot.entry))
     }
 }
 
@@ -197,15 +251,26 @@ pub struct State {
 
 impl State {
     /// Run the destructor of resource `rep` (the guest dropped it).
-    pub fn drop_resource(&mut self, rep: u32, what: &str) {
-        if self.table.remove(rep).is_none() {
+    pub fn drop_resource(&mut self, rep: u32, what: &str) -> Result<(), Trap> {
+        if self.table.remove(rep)?.is_none() {
             tracing::debug!(request = self.id, "drop of a missing {what} {rep}");
         }
+        Ok(())
     }
 
     /// Add `entry` and hand it to the guest as `own<ty>`.
     pub fn own(&mut self, ty: &ResourceType, entry: Entry) -> Result<Val, Trap> {
         let rep = self.table.push(entry)?;
+        Ok(Val::Own(Resource {
+            ty: ty.clone(),
+            rep,
+        }))
+    }
+
+    /// Add `entry` as a child of `parent` and hand it to the guest as
+    /// `own<ty>`.
+    pub fn own_child(&mut self, ty: &ResourceType, entry: Entry, parent: u32) -> Result<Val, Trap> {
+        let rep = self.table.push_child(entry, parent)?;
         Ok(Val::Own(Resource {
             ty: ty.clone(),
             rep,

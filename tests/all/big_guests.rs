@@ -1,7 +1,15 @@
 //! The large guests real toolchains make, a JavaScript one
 //! (componentize-js: SpiderMonkey) and a Python one (componentize-py:
-//! CPython), load, link against trapping stubs and instantiate on both
-//! engines.
+//! CPython), served over HTTP on both engines.
+//!
+//! Each engine compiles each guest once. That one component is inspected
+//! (its imports and exports; instantiated against trapping stubs, twice,
+//! timed), then served by host-http's `Server` on 127.0.0.1 through a
+//! [`Handler`] built from it ([`Handler::from_component`]). A plain
+//! HTTP/1.1 client sends `GET /` twice and a ~100 KB `POST /` (echoed back)
+//! on one keep-alive connection, then `GET /` and the `POST /` again on a
+//! second connection; each request runs in a fresh instance. Both engines
+//! must answer alike (status, headers but `date`, body).
 //!
 //! They are not checked in (13-18 MB each): the tests run
 //! `tests/fixtures/big/build.sh`, which builds them into `target/guests/`
@@ -11,17 +19,22 @@
 //! otherwise. Set `COHOST_SKIP_BIG_GUESTS=1` to skip these tests.
 //!
 //! Run with `--nocapture` to see sizes, core-module counts and timings.
+//! The server logs host warnings and errors (a trap, the guest's stderr)
+//! to the test's output; `RUST_LOG=debug` (a level: `info`, `debug`,
+//! `trace`; not a per-target filter) shows more.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use engine_abi::engine::Engine;
 use engine_abi::{Component, ImportItem, Store};
+use host_http::{Config, Handler, ServerConfig};
 
+use crate::http::{Conn, Response, serve_handler};
 use crate::{block_on, interp, jit};
 
 /// The incoming handler every guest exports (the JS guest exports it at
@@ -89,43 +102,77 @@ fn imported_interfaces<E: Engine>(component: &Component<E>) -> BTreeSet<String> 
         .collect()
 }
 
-/// Load, link against stubs and instantiate `name` on `engine`; check its
-/// exports and imports. Returns the exported functions, for comparison
-/// between engines.
-async fn load_and_instantiate<E: Engine>(
-    engine: E,
-    name: &str,
-    expected_imports: &[&str],
-) -> Vec<String> {
-    let bytes = big_guest(name);
-    let what = format!("{name} on {}", engine.name());
+/// What one guest must do.
+struct Guest {
+    /// The file in `target/guests/`.
+    file: &'static str,
+    /// The interfaces it imports, exactly.
+    imports: &'static [&'static str],
+    /// Its answer to `GET /` (as `text/plain`).
+    greeting: &'static str,
+}
+
+/// Everything both engines must agree on: the exported functions and the
+/// responses, in order.
+struct Seen {
+    exports: Vec<String>,
+    responses: Vec<Response>,
+}
+
+/// Compile `guest` on `engine` (once), check and time it against trapping
+/// stubs, then serve it over HTTP from the same component.
+fn check_on<E: Engine>(engine: E, guest: &Guest, bytes: &[u8]) -> Seen {
+    let what = format!("{} on {}", guest.file, engine.name());
 
     let t = Instant::now();
     let component =
-        Component::new(&engine, &bytes).unwrap_or_else(|e| panic!("Component::new({what}): {e:#}"));
+        Component::new(&engine, bytes).unwrap_or_else(|e| panic!("Component::new({what}): {e:#}"));
     let compile = t.elapsed();
 
+    let exports = block_on(inspect(
+        &engine,
+        &component,
+        &what,
+        bytes.len(),
+        compile,
+        guest,
+    ));
+    let responses = serve_and_request(&engine, &component, &what, guest);
+    Seen { exports, responses }
+}
+
+/// Link `component` against stubs and instantiate it, twice; check its
+/// exports and imports. Returns the exported functions, for comparison
+/// between engines.
+async fn inspect<E: Engine>(
+    engine: &E,
+    component: &Component<E>,
+    what: &str,
+    size: usize,
+    compile: Duration,
+    guest: &Guest,
+) -> Vec<String> {
     let (modules, instantiations) = component.core_counts();
     let funcs = component
         .imports()
         .filter(|i| matches!(i, ImportItem::Func { .. }))
         .count();
     let resources = component.imports().count() - funcs;
-    let interfaces = imported_interfaces(&component);
+    let interfaces = imported_interfaces(component);
 
-    let linker = crate::stub_linker(&component);
-    let mut store = Store::new(&engine, ());
+    let linker = crate::stub_linker(component);
+    let mut store = Store::new(engine, ());
     let t = Instant::now();
     let instance = linker
-        .instantiate(&mut store, &component)
+        .instantiate(&mut store, component)
         .await
         .unwrap_or_else(|e| panic!("instantiate({what}): {e:#}"));
     let first = t.elapsed();
 
     // A second instance in a fresh store: the per-request path.
-    let mut store2 = Store::new(&engine, ());
+    let mut store2 = Store::new(engine, ());
     let pre = linker
-        .instantiate_pre(&component)
+        .instantiate_pre(component)
         .unwrap_or_else(|e| panic!("instantiate_pre({what}): {e:#}"));
     let t = Instant::now();
     let instance2 = pre
@@ -138,7 +185,7 @@ async fn load_and_instantiate<E: Engine>(
         "{what}: {:.1} MB, {modules} core modules, {instantiations} core instantiations, \
          {funcs} imported functions + {resources} resources from {} interfaces; \
          Component::new {compile:.2?}, instantiate {first:.2?} (again, fresh store: {second:.2?})",
-        bytes.len() as f64 / 1e6,
+        size as f64 / 1e6,
         interfaces.len(),
     );
 
@@ -162,7 +209,7 @@ async fn load_and_instantiate<E: Engine>(
         "{what}: exported functions {exports:?}"
     );
 
-    let expected: BTreeSet<String> = expected_imports.iter().map(|s| s.to_string()).collect();
+    let expected: BTreeSet<String> = guest.imports.iter().map(|s| s.to_string()).collect();
     assert_eq!(
         interfaces,
         expected,
@@ -173,14 +220,167 @@ async fn load_and_instantiate<E: Engine>(
     exports
 }
 
-fn both_engines(name: &str, expected_imports: &[&str]) {
+/// ~100 KB of varied bytes (every byte value, no short period), the same
+/// every run; not a multiple of the guests' write chunks.
+fn post_body() -> Vec<u8> {
+    let mut x: u32 = 0x2545_f491;
+    (0..100_003)
+        .map(|_| {
+            // xorshift32
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn get(c: &mut Conn) -> Response {
+    let r = c.request("GET", "/", None);
+    assert!(r.complete, "GET /: the body was cut: {r:?}");
+    r
+}
+
+fn post(c: &mut Conn, json: &[u8]) -> Response {
+    c.send(
+        "POST",
+        "/",
+        &[("content-type", "application/json")],
+        Some(json),
+    );
+    let r = c.receive();
+    assert!(
+        r.complete,
+        "POST /: the body was cut ({} bytes)",
+        r.body.len()
+    );
+    r
+}
+
+/// Serve `component` through a [`Handler`] built from it, on a real
+/// socket, and check `GET /` and an echoed `POST /`: three requests on one
+/// keep-alive connection, then two on a second one. Returns the responses
+/// (without `date`), for comparison between engines.
+fn serve_and_request<E: Engine>(
+    engine: &E,
+    component: &Component<E>,
+    what: &str,
+    guest: &Guest,
+) -> Vec<Response> {
+    let t = Instant::now();
+    let handler = Handler::from_component(engine, component, Config::default())
+        .unwrap_or_else(|e| panic!("Handler::from_component({what}): {e}"));
+    let link = t.elapsed();
+    let server = serve_handler(handler, ServerConfig::default());
+
+    let json = post_body();
+    let check_get = |r: &Response, n: &str| {
+        assert_eq!(r.status, 200, "{what}: {n} GET /: {}", r.text());
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/plain"),
+            "{what}: {n} GET /: headers {:?}",
+            r.headers
+        );
+        assert_eq!(r.text(), guest.greeting, "{what}: {n} GET /");
+    };
+    let check_post = |r: &Response, n: &str| {
+        assert_eq!(r.status, 200, "{what}: {n} POST /: {}", r.text());
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/json"),
+            "{what}: {n} POST /: headers {:?}",
+            r.headers
+        );
+        assert_eq!(
+            r.body.len(),
+            json.len(),
+            "{what}: {n} POST /: echoed length"
+        );
+        let first_difference = r.body.iter().zip(&json).position(|(a, b)| a != b);
+        assert_eq!(
+            first_difference, None,
+            "{what}: {n} POST /: the echo differs at this byte"
+        );
+    };
+    let timed = |f: &mut dyn FnMut() -> Response| {
+        let t = Instant::now();
+        let r = f();
+        (r, t.elapsed())
+    };
+
+    let mut responses = Vec::new();
+    let mut c = Conn::open(server.addr);
+    let (r, first_get) = timed(&mut || get(&mut c));
+    check_get(&r, "first");
+    responses.push(r);
+    let (r, second_get) = timed(&mut || get(&mut c));
+    check_get(&r, "second (same connection)");
+    responses.push(r);
+    let (r, first_post) = timed(&mut || post(&mut c, &json));
+    check_post(&r, "first (same connection)");
+    responses.push(r);
+
+    let mut c = Conn::open(server.addr);
+    let (r, third_get) = timed(&mut || get(&mut c));
+    check_get(&r, "third (second connection)");
+    responses.push(r);
+    let (r, second_post) = timed(&mut || post(&mut c, &json));
+    check_post(&r, "second (second connection)");
+    responses.push(r);
+    drop(c);
+    drop(server);
+
+    eprintln!(
+        "{what}: Handler::from_component {link:.2?}; over HTTP: first GET {first_get:.2?}, \
+         then GET {second_get:.2?}, POST {:.0} KB {first_post:.2?}; \
+         second connection: GET {third_get:.2?}, POST {second_post:.2?}",
+        json.len() as f64 / 1e3,
+    );
+    for r in &mut responses {
+        r.headers.retain(|(k, _)| k != "date");
+    }
+    eprintln!(
+        "{what}: GET / -> {} {:?}; POST / -> {} {:?} (without date)",
+        responses[0].status, responses[0].headers, responses[2].status, responses[2].headers,
+    );
+    responses
+}
+
+fn both_engines(guest: &Guest) {
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     if skip() {
         return;
     }
-    let a = block_on(load_and_instantiate(jit(), name, expected_imports));
-    let b = block_on(load_and_instantiate(interp(), name, expected_imports));
-    assert_eq!(a, b, "{name}: the engines see different exports");
+    let bytes = big_guest(guest.file);
+    let a = check_on(jit(), guest, &bytes);
+    let b = check_on(interp(), guest, &bytes);
+    assert_eq!(
+        a.exports, b.exports,
+        "{}: the engines see different exports",
+        guest.file
+    );
+    assert_eq!(
+        a.responses.len(),
+        b.responses.len(),
+        "{}: response counts",
+        guest.file
+    );
+    for (i, (a, b)) in a.responses.iter().zip(&b.responses).enumerate() {
+        assert_eq!(
+            (a.status, &a.headers),
+            (b.status, &b.headers),
+            "{}: response {i}: jit (left) and interp (right) differ",
+            guest.file
+        );
+        assert!(
+            a.body == b.body,
+            "{}: response {i}: jit and interp bodies differ ({} and {} bytes)",
+            guest.file,
+            a.body.len(),
+            b.body.len()
+        );
+    }
 }
 
 /// componentize-js 0.23.0 binds wasi:http@0.2.10 (the build script renames
@@ -240,11 +440,19 @@ const PY_IMPORTS: &[&str] = &[
 ];
 
 #[test]
-fn js_guest_instantiates_on_both_engines() {
-    both_engines("js-hello.wasm", JS_IMPORTS);
+fn js_guest_is_served_on_both_engines() {
+    both_engines(&Guest {
+        file: "js-hello.wasm",
+        imports: JS_IMPORTS,
+        greeting: "hello from js\n",
+    });
 }
 
 #[test]
-fn py_guest_instantiates_on_both_engines() {
-    both_engines("py-hello.wasm", PY_IMPORTS);
+fn py_guest_is_served_on_both_engines() {
+    both_engines(&Guest {
+        file: "py-hello.wasm",
+        imports: PY_IMPORTS,
+        greeting: "hello from python\n",
+    });
 }

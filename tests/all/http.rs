@@ -1,8 +1,9 @@
 //! wasi:http over real HTTP on 127.0.0.1: the fixtures (`hello.wasm`,
 //! `echo.wasm`, every route of `rust-http.wasm`) served by host-http's
 //! server (in-process, port 0) on both engines, with a plain HTTP/1.1
-//! client; plus load errors (a non-component, a missing import, a missing
-//! export).
+//! client (and hyper's HTTP/2 client for h2c); plus load errors (a
+//! non-component, a missing import, a missing export). `cli.rs` runs the
+//! same routes against the `cohost serve` process.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -13,9 +14,10 @@ use host_http::{Config, ErrorKind, Handler, Server, ServerConfig};
 
 use crate::{fixture, interp, jit};
 
-/// A server running on its own thread until dropped.
-struct TestServer {
-    addr: SocketAddr,
+/// host-http's server on 127.0.0.1 (port 0), on its own thread (a
+/// multi-thread tokio runtime with two workers), until dropped.
+pub(crate) struct TestServer {
+    pub addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -39,29 +41,54 @@ fn serve_with<E: Engine>(
 ) -> TestServer {
     let bytes = fixture(wasm);
     let handler = Handler::new(&engine, &bytes, config).expect("the fixture loads");
+    serve_handler(handler, server)
+}
+
+/// Serve `handler`. The host's log (warnings and errors: traps, the
+/// guest's stderr; another level with `RUST_LOG=debug` etc.) goes to the
+/// test's output, from the server's threads only.
+pub(crate) fn serve_handler<E: Engine>(handler: Handler<E>, server: ServerConfig) -> TestServer {
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(tracing::Level::WARN);
+    let log = tracing::Dispatch::new(
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_test_writer()
+            .finish(),
+    );
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
+        let worker_log = log.clone();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
+            .on_thread_start(move || {
+                // For the worker's whole life.
+                std::mem::forget(tracing::dispatcher::set_default(&worker_log));
+            })
             .build()
-            .unwrap();
-        rt.block_on(async move {
-            let server = Server::bind("127.0.0.1:0".parse().unwrap(), handler, server)
-                .await
-                .unwrap();
-            addr_tx.send(server.local_addr()).unwrap();
-            server
-                .run_until(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
+            .expect("tokio runtime");
+        tracing::dispatcher::with_default(&log, || {
+            rt.block_on(async move {
+                let server = Server::bind("127.0.0.1:0".parse().unwrap(), handler, server)
+                    .await
+                    .expect("bind 127.0.0.1:0");
+                addr_tx.send(server.local_addr()).unwrap();
+                server
+                    .run_until(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .expect("the server runs");
+            })
         });
     });
     TestServer {
-        addr: addr_rx.recv().unwrap(),
+        addr: addr_rx.recv().expect("the server starts"),
         stop: Some(stop),
         thread: Some(thread),
     }
@@ -73,42 +100,49 @@ fn serve<E: Engine>(engine: E, wasm: &str) -> TestServer {
 
 /// A response as the client saw it.
 #[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    trailers: Vec<(String, String)>,
+pub(crate) struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub trailers: Vec<(String, String)>,
     /// Whether the body ended as its framing says (not cut by the server).
-    complete: bool,
+    pub complete: bool,
 }
 
 impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 /// One HTTP/1.1 connection.
-struct Conn {
+pub(crate) struct Conn {
     r: BufReader<TcpStream>,
 }
 
 impl Conn {
-    fn open(addr: SocketAddr) -> Conn {
+    pub fn open(addr: SocketAddr) -> Conn {
         let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        // Generous: big guests on the interpreter on a loaded machine.
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
         Conn {
             r: BufReader::new(s),
         }
     }
 
-    fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) {
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) {
         let mut head = format!("{method} {path} HTTP/1.1\r\nhost: test.local\r\n");
         for (k, v) in headers {
             head.push_str(&format!("{k}: {v}\r\n"));
@@ -144,7 +178,7 @@ impl Conn {
         out
     }
 
-    fn receive(&mut self) -> Response {
+    pub fn receive(&mut self) -> Response {
         let status_line = self.line().expect("a status line");
         let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
         let headers = self.fields();
@@ -183,13 +217,13 @@ impl Conn {
         resp
     }
 
-    fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> Response {
+    pub fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> Response {
         self.send(method, path, &[], body);
         self.receive()
     }
 }
 
-fn get(addr: SocketAddr, path: &str) -> Response {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> Response {
     Conn::open(addr).request("GET", path, None)
 }
 
@@ -216,9 +250,12 @@ both_engines!(
     random,
     log,
     fetch_allowed_and_denied,
+    outgoing_cap,
+    guest_header_errors,
     trap_then_next_request,
     trap_after_head,
     concurrency_cap,
+    h2c_prior_knowledge,
 );
 
 fn hello<E: Engine>(e: E) {
@@ -425,6 +462,71 @@ fn fetch_allowed_and_denied<E: Engine>(e: E) {
     assert_eq!(r.text(), "ErrorCode::ConnectionRefused");
 }
 
+/// The cap on concurrent outgoing requests holds per request: a guest that
+/// starts more than `max_outgoing` requests before waiting for any gets
+/// `connection-limit-reached` for the extra ones, and the next request
+/// starts with the full allowance again.
+fn outgoing_cap<E: Engine>(e: E) {
+    let upstream = serve(e.clone(), "hello.wasm");
+    let url = format!("http://127.0.0.1:{}/", upstream.addr.port());
+    let capped = serve_with(
+        e.clone(),
+        "rust-http.wasm",
+        Config::default().allow_host(&url).unwrap().max_outgoing(2),
+        ServerConfig::default(),
+    );
+    for _ in 0..2 {
+        let r = get(capped.addr, &format!("/fetch-many?n=3&url={url}"));
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "200\n200\nErrorCode::ConnectionLimitReached\n")
+        );
+    }
+    let r = get(capped.addr, &format!("/fetch-many?n=2&url={url}"));
+    assert_eq!((r.status, r.text().as_str()), (200, "200\n200\n"));
+    let default = serve_with(
+        e,
+        "rust-http.wasm",
+        Config::default().allow_host(&url).unwrap(),
+        ServerConfig::default(),
+    );
+    let r = get(default.addr, &format!("/fetch-many?n=5&url={url}"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "200\n".repeat(5).as_str())
+    );
+}
+
+/// Forbidden and invalid headers a guest tries to set are header-errors it
+/// can handle, never a trap or a crash; the request's headers are
+/// immutable. (tests/all/differential.rs checks the same against wasmtime.)
+fn guest_header_errors<E: Engine>(e: E) {
+    let s = serve(e, "rust-http.wasm");
+    let r = get(s.addr, "/headers");
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    for line in [
+        "append x-fine: Ok(())",
+        "append connection: Err(HeaderError::Forbidden)",
+        "append host: Err(HeaderError::Forbidden)",
+        "append bad name: Err(HeaderError::InvalidSyntax)",
+        "append newline value: Err(HeaderError::InvalidSyntax)",
+        "from-list with proxy-connection: Err(HeaderError::Forbidden)",
+        "append to request headers: Err(HeaderError::Immutable)",
+        "entries: [(\"x-fine\", [111, 107])]",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    // A parent resource dropped before its child traps the guest: 500,
+    // and the server goes on.
+    let r = get(s.addr, "/drop-parent-first");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(get(s.addr, "/status/200").status, 200);
+}
+
 fn trap_then_next_request<E: Engine>(e: E) {
     let s = serve(e, "rust-http.wasm");
     let r = get(s.addr, "/trap");
@@ -440,6 +542,65 @@ fn trap_after_head<E: Engine>(e: E) {
     assert!(!r.complete, "the body must end incomplete: {r:?}");
     assert!(r.text().starts_with("partial body") || r.body.is_empty());
     assert_eq!(get(s.addr, "/status/201").status, 201);
+}
+
+/// HTTP/2 over cleartext with prior knowledge: several streams on one
+/// connection at once, each a fresh instance; bodies both ways.
+fn h2c_prior_knowledge<E: Engine>(e: E) {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let s = serve(e, "rust-http.wasm");
+    let addr = s.addr;
+    crate::block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+                .await
+                .expect("an HTTP/2 handshake");
+        tokio::spawn(conn);
+        let request = |method: &str, path: &str, body: Vec<u8>| {
+            let mut send = send.clone();
+            let req = http::Request::builder()
+                .method(method)
+                .uri(format!("http://{addr}{path}"))
+                .body(Full::new(bytes::Bytes::from(body)))
+                .unwrap();
+            tokio::spawn(async move {
+                let resp = send.send_request(req).await.expect("a response");
+                let (parts, body) = resp.into_parts();
+                let body = body.collect().await.expect("a whole body").to_bytes();
+                (parts.status.as_u16(), parts.version, body.to_vec())
+            })
+        };
+        let sent: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        // Started together: the sleeps overlap on one connection.
+        let started = std::time::Instant::now();
+        let sleeps: Vec<_> = (0..4)
+            .map(|_| request("GET", "/sleep/300", vec![]))
+            .collect();
+        let inspect = request("GET", "/inspect?h2=1", vec![]);
+        let echo = request("POST", "/echo", sent.clone());
+        let stream = request("GET", "/stream/300000", vec![]);
+        for s in sleeps {
+            assert_eq!(s.await.unwrap().2, b"slept 300");
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(1100),
+            "4 x 300 ms sleeps on one connection took {:?}: not concurrent",
+            started.elapsed()
+        );
+        let (status, version, body) = inspect.await.unwrap();
+        assert_eq!((status, version), (200, http::Version::HTTP_2));
+        let text = String::from_utf8(body).unwrap();
+        assert!(
+            text.contains("path-with-query: /inspect?h2=1\n")
+                && text.contains(&format!("authority: {addr}\n")),
+            "{text}"
+        );
+        assert_eq!(echo.await.unwrap().2, sent);
+        assert_eq!(stream.await.unwrap().2.len(), 300_000);
+    });
 }
 
 fn concurrency_cap<E: Engine>(e: E) {

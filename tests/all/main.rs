@@ -2,7 +2,9 @@
 
 mod bad_input;
 mod big_guests;
+mod cli;
 mod components;
+mod differential;
 mod engines;
 mod http;
 mod roundtrip;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::abi::Val;
 use crate::engine::{Caller, CoreVal, Engine, Extern, HostError, HostFunc, StoreLimits};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Trap};
 use crate::names::{semver_compatible, semver_track};
 use crate::types::{FuncType, ResourceType};
 use plan::{CoreDef, ExportDef, FuncDef, LiftedFunc, PlanBody};
@@ -143,8 +143,9 @@ impl<E: Engine> Component<E> {
 pub type DynHostFn<D> = Arc<dyn Fn(&mut D, &[Val]) -> Result<Option<Val>, HostError> + Send + Sync>;
 
 /// A host resource's destructor: runs when the guest drops its last owned
-/// handle, with the resource's representation.
-pub type HostDtor<D> = Arc<dyn Fn(&mut D, u32) + Send + Sync>;
+/// handle, with the resource's representation. It may trap, as wasi's
+/// "dropping a parent before its children traps" asks.
+pub type HostDtor<D> = Arc<dyn Fn(&mut D, u32) -> Result<(), Trap> + Send + Sync>;
 
 /// A typed host function, as [`Linker::define_typed`] wraps it: lifts its
 /// arguments straight from core values into Rust types and lowers its
@@ -596,7 +597,7 @@ impl Instance {
         let pre = E::data(&store.inner).instances[self.rt].pre.clone();
         if resource.ty.is_host() {
             if let Some(dtor) = pre.host_dtors.get(&resource.ty) {
-                dtor(store.data_mut(), resource.rep);
+                dtor(store.data_mut(), resource.rep)?;
             }
             return Ok(());
         }

@@ -389,7 +389,7 @@ fn drop_handle<E: Engine, D: Send + 'static>(
         Slot::Own { rep, .. } => {
             if ty.is_host() {
                 if let Some(dtor) = pre.host_dtors.get(ty) {
-                    dtor(&mut caller.data_mut().data, rep);
+                    dtor(&mut caller.data_mut().data, rep)?;
                 }
                 return Ok(());
             }

@@ -1,0 +1,299 @@
+//! The `cohost` binary as users run it: `cohost serve` as a process on
+//! 127.0.0.1 (every route of the Rust fixture, both engines, graceful
+//! shutdown on SIGTERM), and `cohost request`'s output and exit codes.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::http::{Conn, get};
+
+fn cohost() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cohost"))
+}
+
+fn fixture_path(name: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn example_path(name: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+}
+
+/// A `cohost serve` process, killed if still running when dropped.
+struct ServeProcess {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl ServeProcess {
+    fn start(engine: &str, wasm: &str, extra: &[&str]) -> ServeProcess {
+        Self::start_path(engine, &fixture_path(wasm), extra)
+    }
+
+    fn start_path(engine: &str, wasm: &std::path::Path, extra: &[&str]) -> ServeProcess {
+        let mut child = cohost()
+            .args(["serve", "--engine", engine, "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .arg(wasm)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn cohost serve");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        // The first line says where it listens:
+        // `cohost: serving PATH on http://ADDR (ENGINE engine)`.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                panic!(
+                    "no address in `{line}`; stderr:\n{}",
+                    stderr.lock().unwrap()
+                )
+            });
+        assert!(
+            line.contains(&format!("({engine} engine)")),
+            "first line: {line}"
+        );
+        ServeProcess {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then the exit status (within 30 s).
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(ok.success());
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("cohost serve did not stop within 30 s of SIGTERM");
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_every_route(engine: &str) {
+    let hello = ServeProcess::start(engine, "hello.wasm", &[]);
+    let r = get(hello.addr, "/");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello from cohost\n"));
+
+    let upstream = hello.addr;
+    let url = format!("http://127.0.0.1:{}/", upstream.port());
+    let mut s = ServeProcess::start(
+        engine,
+        "rust-http.wasm",
+        &[
+            "--allow-host",
+            &url,
+            "--max-outgoing",
+            "2",
+            "--timeout",
+            "20s",
+        ],
+    );
+    let r = get(s.addr, "/inspect?x=1");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text()
+            .starts_with("method: GET\npath-with-query: /inspect?x=1\nscheme: http\n"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(get(s.addr, "/status/404").status, 404);
+    let r = get(s.addr, "/stream/100000");
+    assert_eq!((r.status, r.body.len(), r.complete), (200, 100_000, true));
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let r = Conn::open(s.addr).request("POST", "/echo", Some(&body));
+    assert!(r.status == 200 && r.body == body, "echo: {}", r.status);
+    assert_eq!(get(s.addr, "/sleep/10").text(), "slept 10");
+    assert_eq!(get(s.addr, "/random/16").body.len(), 32);
+    assert_eq!(get(s.addr, "/log").text(), "logged");
+    let r = get(s.addr, &format!("/fetch?url={url}"));
+    assert_eq!((r.status, r.text().as_str()), (200, "hello from cohost\n"));
+    let r = get(s.addr, &format!("/fetch-many?n=3&url={url}"));
+    assert_eq!(r.text(), "200\n200\nErrorCode::ConnectionLimitReached\n");
+    let r = get(s.addr, "/fetch?url=http://127.0.0.1:1/");
+    assert_eq!(r.text(), "ErrorCode::HttpRequestDenied");
+    assert_eq!(get(s.addr, "/trap").status, 500);
+    assert_eq!(get(s.addr, "/status/201").status, 201);
+
+    // A request in flight when SIGTERM comes is finished; then exit 0.
+    let addr = s.addr;
+    let slow = std::thread::spawn(move || get(addr, "/sleep/700"));
+    std::thread::sleep(Duration::from_millis(250));
+    let status = s.terminate();
+    let r = slow.join().unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "slept 700"));
+    assert!(status.success(), "exit status {status}");
+
+    let log = s.stderr();
+    for needle in [
+        "rust-http: log to stdout",
+        "rust-http: log to stderr",
+        "denied",
+        "trapped",
+        "shutting down",
+    ] {
+        assert!(log.contains(needle), "no `{needle}` in the log:\n{log}");
+    }
+}
+
+#[test]
+fn serve_process_jit() {
+    serve_every_route("jit");
+}
+
+#[test]
+fn serve_process_interp() {
+    serve_every_route("interp");
+}
+
+/// The README's main command serves `examples/hello.wasm`; it does, on
+/// both engines.
+#[test]
+fn example_hello_serves() {
+    for engine in ["jit", "interp"] {
+        let s = ServeProcess::start_path(engine, &example_path("hello.wasm"), &[]);
+        let r = get(s.addr, "/");
+        assert_eq!((r.status, r.text().as_str()), (200, "hello from cohost\n"));
+        assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+        let r = get(s.addr, "/hello/world?x=1");
+        assert_eq!((r.status, r.text().as_str()), (200, "hello, world\n"));
+    }
+}
+
+/// `cohost request`: status and headers on stderr, body on stdout; exit 0
+/// for any response the guest made, 1 when it made none.
+#[test]
+fn request_output_and_exit_codes() {
+    for engine in ["jit", "interp"] {
+        let out = cohost()
+            .args(["request", "--engine", engine])
+            .arg(fixture_path("rust-http.wasm"))
+            .arg("/status/503")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{engine}: {stderr}");
+        assert!(stderr.starts_with("HTTP/1.1 503"), "{engine}: {stderr}");
+
+        let out = cohost()
+            .args(["request", "--engine", engine, "-d", "abc"])
+            .args(["-H", "content-type: text/x-test"])
+            .arg(fixture_path("rust-http.wasm"))
+            .arg("/echo")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, b"abc");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("content-type: text/x-test"));
+
+        let out = cohost()
+            .args(["request", "--engine", engine])
+            .arg(fixture_path("rust-http.wasm"))
+            .arg("/trap")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{engine}: {stderr}");
+        // The log line saying why, the head, and the one-line verdict.
+        assert!(
+            stderr.contains("the guest trapped: wasm `unreachable`"),
+            "{engine}: {stderr}"
+        );
+        assert!(stderr.contains("\nHTTP/1.1 500"), "{engine}: {stderr}");
+        assert!(
+            stderr.contains("cohost: no response from the component: the component failed"),
+            "{engine}: {stderr}"
+        );
+    }
+}
+
+/// Bad input to the CLI: a one-line error and a non-zero exit, no panic.
+#[test]
+fn cli_errors() {
+    let run = |args: &[&str]| {
+        let out = cohost().args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let not_wasm = fixture_path("hello.wat");
+    let not_wasm = not_wasm.to_str().unwrap();
+    let hello = fixture_path("hello.wasm");
+    let hello = hello.to_str().unwrap();
+
+    let (code, err) = run(&["request", not_wasm]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("cohost: ") && err.contains("hello.wat"),
+        "{err}"
+    );
+
+    let (code, err) = run(&["serve", "/no/such/file.wasm"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.starts_with("cohost: cannot read /no/such/file.wasm"),
+        "{err}"
+    );
+
+    let (code, err) = run(&["serve", "--engine", "quantum", hello]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("invalid value 'quantum'"), "{err}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, err) = run(&["serve", "--engine", "interp", "--addr", &addr, hello]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
