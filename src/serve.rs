@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 
 use crate::EngineChoice;
 
-/// `cohost serve`: serve a wasi:http/proxy component over HTTP/1.1.
+/// `cohost serve`: serve a wasi:http/proxy component over HTTP/1.1 and h2c.
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// The core engine to run guests on.
@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Requests handled at once; more get 503.
     #[arg(long, default_value_t = ServerConfig::DEFAULT_MAX_CONCURRENCY)]
     max_concurrency: usize,
+    /// How long a client may take to send a request head (then the
+    /// connection is closed).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    header_timeout: Duration,
     /// More logging: -v debug, -vv trace.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -45,6 +49,10 @@ struct LimitArgs {
     /// Concurrent outgoing requests per request.
     #[arg(long, default_value_t = host_http::DEFAULT_MAX_OUTGOING)]
     max_outgoing: usize,
+    /// Trust the CA certificate(s) in this PEM file for outgoing https,
+    /// besides the Mozilla roots; repeatable.
+    #[arg(long = "ca-cert", value_name = "PEM")]
+    ca_cert: Vec<PathBuf>,
     /// Largest linear memory per request, e.g. `64M`, `1G`, `1048576`.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<usize>,
@@ -58,6 +66,13 @@ impl LimitArgs {
         let mut config = Config::default().max_outgoing(self.max_outgoing);
         for h in &self.allow_host {
             config = config.allow_host(h).map_err(|e| e.to_string())?;
+        }
+        for path in &self.ca_cert {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            config = config
+                .add_root_certificates_pem(&pem)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         }
         if let Some(m) = self.memory_limit {
             config = config.max_memory_bytes(m);
@@ -214,6 +229,7 @@ fn serve_on<E: Engine>(engine: E, args: &ServeArgs) -> ExitCode {
     };
     let server_config = ServerConfig {
         max_concurrency: args.max_concurrency,
+        header_read_timeout: args.header_timeout,
     };
     let result = rt.block_on(async {
         let server = Server::bind(args.addr, handler, server_config).await?;

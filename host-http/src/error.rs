@@ -59,6 +59,8 @@ impl ErrorCode {
     pub const HTTP_PROTOCOL_ERROR: ErrorCode = ErrorCode::new("HTTP-protocol-error");
     /// `TLS-protocol-error`
     pub const TLS_PROTOCOL_ERROR: ErrorCode = ErrorCode::new("TLS-protocol-error");
+    /// `TLS-certificate-error`
+    pub const TLS_CERTIFICATE_ERROR: ErrorCode = ErrorCode::new("TLS-certificate-error");
 
     /// `HTTP-request-body-size(size)`
     pub fn request_body_size(size: Option<u64>) -> ErrorCode {

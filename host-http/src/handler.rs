@@ -99,6 +99,22 @@ impl Config {
         self.outgoing.max_concurrent = n;
         self
     }
+    /// Trust the certificates in `pem` (one or more `CERTIFICATE` blocks)
+    /// as roots for https, besides the Mozilla roots: for a private CA.
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut n = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| Error::config(format!("bad PEM: {e}")))?;
+            self.outgoing.extra_roots.push(cert.to_vec());
+            n += 1;
+        }
+        if n == 0 {
+            return Err(Error::config("no CERTIFICATE in the PEM data".to_string()));
+        }
+        Ok(self)
+    }
 }
 
 impl Default for Config {
@@ -181,13 +197,11 @@ impl<E: Engine> Handler<E> {
             )));
         }
         let pre = LINKER.instantiate_pre(component).map_err(Error::link)?;
+        let client = Arc::new(Client::new(&config.outgoing).map_err(Error::config)?);
         Ok(Handler {
             engine: engine.clone(),
             pre,
-            shared: Arc::new(Shared {
-                config,
-                client: Arc::new(Client::default()),
-            }),
+            shared: Arc::new(Shared { config, client }),
         })
     }
 

@@ -9,14 +9,17 @@
 //!   response body is dropped;
 //! - `request-options` timeouts: connect, first byte, between bytes (with
 //!   the `DEFAULT_*` values when unset);
-//! - idle HTTP/1.1 connections are kept per scheme + authority and reused.
+//! - idle HTTP/1.1 connections are kept per scheme + authority and reused;
+//! - https servers are verified against the Mozilla roots (webpki-roots)
+//!   plus any the policy adds (a private CA); a certificate that does not
+//!   verify gets `TLS-certificate-error`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -123,6 +126,9 @@ pub struct OutgoingPolicy {
     pub allowed_hosts: Vec<AllowedHost>,
     /// Concurrent outgoing requests per incoming request.
     pub max_concurrent: usize,
+    /// Certificates (DER) trusted as roots for https, besides the Mozilla
+    /// roots: a private CA.
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 impl Default for OutgoingPolicy {
@@ -130,6 +136,7 @@ impl Default for OutgoingPolicy {
         OutgoingPolicy {
             allowed_hosts: Vec::new(),
             max_concurrent: DEFAULT_MAX_OUTGOING,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -347,24 +354,45 @@ type PoolKey = (bool, String);
 /// An idle HTTP/1.1 connection.
 type Sender = SendRequest<HyperBody>;
 
-/// The hyper client of a handler: idle connections by scheme + authority.
-#[derive(Default)]
+/// The hyper client of a handler: its TLS configuration and idle
+/// connections by scheme + authority.
 pub struct Client {
+    tls: Arc<rustls::ClientConfig>,
     idle: Mutex<HashMap<PoolKey, Vec<Sender>>>,
 }
 
-static TLS: LazyLock<Arc<rustls::ClientConfig>> = LazyLock::new(|| {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
-});
+impl Client {
+    /// A client trusting the Mozilla roots and `policy.extra_roots`; an
+    /// extra root that is not a usable certificate is an error.
+    pub fn new(policy: &OutgoingPolicy) -> Result<Client, String> {
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+        };
+        for der in &policy.extra_roots {
+            roots
+                .add(rustls::pki_types::CertificateDer::from(der.clone()))
+                .map_err(|e| format!("not a usable root certificate: {e}"))?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Client {
+            tls: Arc::new(tls),
+            idle: Mutex::default(),
+        })
+    }
+}
+
+/// The error-code of a failed TLS handshake.
+fn tls_error(e: &std::io::Error) -> ErrorCode {
+    match e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(_)) => ErrorCode::TLS_CERTIFICATE_ERROR,
+        _ => ErrorCode::TLS_PROTOCOL_ERROR,
+    }
+}
 
 fn connect_error(e: &std::io::Error) -> ErrorCode {
     match e.kind() {
@@ -422,12 +450,12 @@ impl Client {
             let name = host.trim_start_matches('[').trim_end_matches(']');
             let name = rustls::pki_types::ServerName::try_from(name.to_string())
                 .map_err(|_| ErrorCode::HTTP_REQUEST_URI_INVALID)?;
-            let stream = tokio_rustls::TlsConnector::from(TLS.clone())
+            let stream = tokio_rustls::TlsConnector::from(self.tls.clone())
                 .connect(name, tcp)
                 .await
                 .map_err(|e| {
-                    tracing::debug!("TLS: {e}");
-                    ErrorCode::TLS_PROTOCOL_ERROR
+                    tracing::warn!("outgoing TLS to {host_port}: {e}");
+                    tls_error(&e)
                 })?;
             handshake(TokioIo::new(stream)).await
         } else {
@@ -545,7 +573,7 @@ mod tests {
                 "https://Example.com".parse().unwrap(),
                 "any.org".parse().unwrap(),
             ],
-            max_concurrent: 1,
+            ..OutgoingPolicy::default()
         };
         assert!(p.allows("http", "127.0.0.1", 8080));
         assert!(!p.allows("http", "127.0.0.1", 8081));

@@ -8,10 +8,11 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use engine_abi::engine::Engine;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -26,17 +27,23 @@ use crate::handler::{Body, Handler};
 pub struct ServerConfig {
     /// Requests handled at once; more get 503.
     pub max_concurrency: usize,
+    /// How long an HTTP/1.1 client may take to send a request head; the
+    /// connection of a slower one is closed (hyper logs it at debug level).
+    pub header_read_timeout: Duration,
 }
 
 impl ServerConfig {
     /// The default cap on concurrent requests.
     pub const DEFAULT_MAX_CONCURRENCY: usize = 1000;
+    /// The default time to send a request head: 30 s.
+    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_concurrency: Self::DEFAULT_MAX_CONCURRENCY,
+            header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -101,6 +108,7 @@ impl<E: Engine> Server<E> {
             let handler = handler.clone();
             let permits = permits.clone();
             let mut stop = stop_rx.clone();
+            let header_read_timeout = config.header_read_timeout;
             connections.spawn(async move {
                 let service = service_fn(move |req| {
                     let handler = handler.clone();
@@ -120,7 +128,11 @@ impl<E: Engine> Server<E> {
                 });
                 // HTTP/1.1 (keep-alive is hyper's default) or, on the
                 // HTTP/2 preface, h2c; each HTTP/2 stream is a request.
-                let builder = auto::Builder::new(TokioExecutor::new());
+                let mut builder = auto::Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_read_timeout);
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 tokio::pin!(conn);
                 tokio::select! {

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::http::{Conn, get};
+use crate::http::{Conn, get, tls_upstream};
 
 fn cohost() -> Command {
     Command::new(env!("CARGO_BIN_EXE_cohost"))
@@ -126,12 +126,19 @@ fn serve_every_route(engine: &str) {
 
     let upstream = hello.addr;
     let url = format!("http://127.0.0.1:{}/", upstream.port());
+    let tls = tls_upstream();
+    let tls_url = format!("https://127.0.0.1:{}/", tls.port);
+    let ca = fixture_path("tls/ca.pem");
     let mut s = ServeProcess::start(
         engine,
         "rust-http.wasm",
         &[
             "--allow-host",
             &url,
+            "--allow-host",
+            &tls_url,
+            "--ca-cert",
+            ca.to_str().unwrap(),
             "--max-outgoing",
             "2",
             "--timeout",
@@ -157,6 +164,8 @@ fn serve_every_route(engine: &str) {
     assert_eq!(get(s.addr, "/log").text(), "logged");
     let r = get(s.addr, &format!("/fetch?url={url}"));
     assert_eq!((r.status, r.text().as_str()), (200, "hello from cohost\n"));
+    let r = get(s.addr, &format!("/fetch?url={tls_url}"));
+    assert_eq!((r.status, r.text().as_str()), (200, "hello over tls\n"));
     let r = get(s.addr, &format!("/fetch-many?n=3&url={url}"));
     assert_eq!(r.text(), "200\n200\nErrorCode::ConnectionLimitReached\n");
     let r = get(s.addr, "/fetch?url=http://127.0.0.1:1/");
@@ -285,6 +294,11 @@ fn cli_errors() {
         err.starts_with("cohost: cannot read /no/such/file.wasm"),
         "{err}"
     );
+
+    let (code, err) = run(&["serve", "--ca-cert", hello, hello]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no CERTIFICATE in the PEM data"), "{err}");
 
     let (code, err) = run(&["serve", "--engine", "quantum", hello]);
     assert_eq!(code, Some(2), "{err}");

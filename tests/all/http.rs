@@ -251,10 +251,12 @@ both_engines!(
     log,
     fetch_allowed_and_denied,
     outgoing_cap,
+    https_outgoing,
     guest_header_errors,
     trap_then_next_request,
     trap_after_head,
     concurrency_cap,
+    slow_client,
     h2c_prior_knowledge,
 );
 
@@ -497,6 +499,100 @@ fn outgoing_cap<E: Engine>(e: E) {
     );
 }
 
+/// An https server on 127.0.0.1 with the test certificate
+/// (`tests/fixtures/tls/`, signed by its test CA), answering every request
+/// `hello over tls`; until dropped.
+pub(crate) struct TlsUpstream {
+    pub port: u16,
+    _rt: tokio::runtime::Runtime,
+}
+
+pub(crate) fn tls_upstream() -> TlsUpstream {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let certs = CertificateDer::pem_slice_iter(&fixture("tls/server.pem"))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(&fixture("tls/server.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that rejects the certificate ends here.
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(|_| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(
+                        http_body_util::Full::new(bytes::Bytes::from_static(b"hello over tls\n")),
+                    ))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    TlsUpstream { port, _rt: rt }
+}
+
+/// Outgoing https: a server whose certificate chains to a root the handler
+/// trusts (here the test CA, added with `add_root_certificates_pem`) is
+/// reached; the same server without that root is refused with
+/// `TLS-certificate-error`: certificates are verified.
+fn https_outgoing<E: Engine>(e: E) {
+    let upstream = tls_upstream();
+    let url = format!("https://127.0.0.1:{}/", upstream.port);
+    let trusting = serve_with(
+        e.clone(),
+        "rust-http.wasm",
+        Config::default()
+            .allow_host(&url)
+            .unwrap()
+            .add_root_certificates_pem(&fixture("tls/ca.pem"))
+            .unwrap(),
+        ServerConfig::default(),
+    );
+    for _ in 0..3 {
+        let r = get(trusting.addr, &format!("/fetch?url={url}"));
+        assert_eq!((r.status, r.text().as_str()), (200, "hello over tls\n"));
+    }
+    let untrusting = serve_with(
+        e,
+        "rust-http.wasm",
+        Config::default().allow_host(&url).unwrap(),
+        ServerConfig::default(),
+    );
+    let r = get(untrusting.addr, &format!("/fetch?url={url}"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (502, "ErrorCode::TlsCertificateError")
+    );
+    // Not a certificate: a clear configuration error.
+    let err = Config::default()
+        .add_root_certificates_pem(b"not pem")
+        .unwrap_err();
+    assert!(err.to_string().contains("no CERTIFICATE"), "{err}");
+}
+
 /// Forbidden and invalid headers a guest tries to set are header-errors it
 /// can handle, never a trap or a crash; the request's headers are
 /// immutable. (tests/all/differential.rs checks the same against wasmtime.)
@@ -603,12 +699,45 @@ fn h2c_prior_knowledge<E: Engine>(e: E) {
     });
 }
 
+/// A client that never finishes its request head is disconnected at the
+/// header timeout (hyper sends no response then); the server goes on.
+fn slow_client<E: Engine>(e: E) {
+    let s = serve_with(
+        e,
+        "hello.wasm",
+        Config::default(),
+        ServerConfig {
+            header_read_timeout: Duration::from_millis(300),
+            ..ServerConfig::default()
+        },
+    );
+    let mut c = Conn::open(s.addr);
+    c.r.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\nhost: slow")
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        c.line(),
+        None,
+        "the connection is closed without a response"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(20),
+        "closed after {waited:?}"
+    );
+    assert_eq!(get(s.addr, "/").text(), "hello from cohost\n");
+}
+
 fn concurrency_cap<E: Engine>(e: E) {
     let s = serve_with(
         e,
         "rust-http.wasm",
         Config::default(),
-        ServerConfig { max_concurrency: 1 },
+        ServerConfig {
+            max_concurrency: 1,
+            ..ServerConfig::default()
+        },
     );
     let addr = s.addr;
     let slow = std::thread::spawn(move || get(addr, "/sleep/500").status);
