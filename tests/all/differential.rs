@@ -334,11 +334,15 @@ struct Outcomes {
 /// Run every request on wasmtime's host, cohost jit and cohost interp and
 /// compare what `check` says to compare.
 fn differential(wasm: &str, cases: &[(Req, Check)]) -> Vec<Outcomes> {
-    let bytes = fixture(wasm);
-    let reference = Reference::new(&bytes);
+    differential_bytes(wasm, &fixture(wasm), cases)
+}
+
+/// [`differential`] of the component `bytes`, called `wasm` in messages.
+fn differential_bytes(wasm: &str, bytes: &[u8], cases: &[(Req, Check)]) -> Vec<Outcomes> {
+    let reference = Reference::new(bytes);
     let config = host_http::Config::default;
-    let on_jit = host_http::Handler::new(&jit(), &bytes, config()).unwrap();
-    let on_interp = host_http::Handler::new(&interp(), &bytes, config()).unwrap();
+    let on_jit = host_http::Handler::new(&jit(), bytes, config()).unwrap();
+    let on_interp = host_http::Handler::new(&interp(), bytes, config()).unwrap();
     block_on(async {
         let mut outcomes = Vec::new();
         for (req, check) in cases {
@@ -514,4 +518,101 @@ fn example_hello() {
         ],
     );
     assert_eq!(status(&out[1]), Some(200));
+}
+
+/// `hello.wat` built as a guest of an older wasi:http 0.2.x is: against the
+/// vendored WIT renamed to `version` (functions `@since` a later version
+/// gated off, as they were then; a later type alias such as 0.2.1's
+/// `field-name` stays, ungated, as older items now use it and an alias
+/// changes no import), componentized here with wit-component.
+fn hello_at(version: &str) -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("cohost-wit-{version}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("deps")).unwrap();
+    let minor: u32 = version.rsplit('.').next().unwrap().parse().unwrap();
+    let rename = |text: &str| {
+        let text = text.replace("@0.2.12", &format!("@{version}"));
+        let lines: Vec<&str> = text.lines().collect();
+        let mut out = String::new();
+        for (i, line) in lines.iter().enumerate() {
+            let later = line
+                .trim()
+                .strip_prefix("@since(version = 0.2.")
+                .and_then(|rest| rest.strip_suffix(')'))
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| *n > minor);
+            let gates_a_func = lines.get(i + 1).is_some_and(|next| next.contains("func("));
+            match later {
+                Some(n) if gates_a_func => {
+                    out.push_str(&format!("@unstable(feature = since-0-2-{n})\n"))
+                }
+                // wit-parser refuses a `@since` past the package's version.
+                Some(_) => {}
+                None => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    };
+    for (from, to) in [("wit", ""), ("wit/deps", "deps")] {
+        for entry in std::fs::read_dir(root.join(from)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "wit") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let to = dir.join(to).join(path.file_name().unwrap());
+                std::fs::write(to, rename(&text)).unwrap();
+            }
+        }
+    }
+    let mut resolve = wit_parser::Resolve::default();
+    let (pkg, _) = resolve.push_dir(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let world = resolve
+        .select_world(&[pkg], Some(&format!("wasi:http/proxy@{version}")))
+        .unwrap();
+    let wat = String::from_utf8(fixture("hello.wat"))
+        .unwrap()
+        .replace("@0.2.12", &format!("@{version}"));
+    let mut core = wat::parse_str(&wat).unwrap();
+    wit_component::embed_component_metadata(
+        &mut core,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&core)
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap()
+}
+
+/// Guests built against older wasi:http 0.2.x versions link (interfaces
+/// match semver-compatibly) and behave as on wasmtime's host.
+#[test]
+fn guests_of_older_0_2_versions() {
+    for version in ["0.2.0", "0.2.3", "0.2.9"] {
+        let bytes = hello_at(version);
+        let what = format!("hello.wat against wasi:http@{version}");
+        // It really imports that version.
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        assert!(
+            text.contains(&format!("wasi:http/types@{version}")),
+            "{what}"
+        );
+        let out = differential_bytes(&what, &bytes, &[(Req::get("/"), Check::Exact)]);
+        let Outcome::Response { status, body, .. } = &out[0].reference else {
+            panic!("{what}: {:?}", out[0].reference)
+        };
+        assert_eq!(
+            (*status, body.as_deref()),
+            (200, Some(&b"hello from cohost\n"[..])),
+            "{what}"
+        );
+    }
 }
