@@ -17,7 +17,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve a wasi:http component over HTTP/1.1.
+    /// Serve a wasi:http component over HTTP/1.1 and h2c.
     Serve(serve::ServeArgs),
     /// Run one request through a component in-process, without a socket.
     Request(serve::RequestArgs),
