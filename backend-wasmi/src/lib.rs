@@ -275,7 +275,7 @@ impl Engine for WasmiEngine {
     }
 
     fn new_store<T: Send + 'static>(&self, data: T, limits: StoreLimits) -> Self::Store<T> {
-        let time_budget = limits.time_budget;
+        let deadline = limits.deadline_from_now();
         let limits = wasmi::StoreLimitsBuilder::new()
             .memory_size(limits.max_memory_bytes)
             .table_elements(limits.max_table_elements)
@@ -288,7 +288,7 @@ impl Engine for WasmiEngine {
             StoreData {
                 data,
                 limits,
-                deadline: time_budget.map(|b| std::time::Instant::now() + b),
+                deadline,
                 pending: None,
                 nested: 0,
             },

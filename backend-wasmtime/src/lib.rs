@@ -243,7 +243,7 @@ impl Engine for WasmtimeEngine {
     }
 
     fn new_store<T: Send + 'static>(&self, data: T, limits: StoreLimits) -> Self::Store<T> {
-        let time_budget = limits.time_budget;
+        let deadline = limits.deadline_from_now();
         let limits = wasmtime::StoreLimitsBuilder::new()
             .memory_size(limits.max_memory_bytes)
             .table_elements(limits.max_table_elements)
@@ -256,7 +256,7 @@ impl Engine for WasmtimeEngine {
             StoreData {
                 data,
                 limits,
-                deadline: time_budget.map(|b| std::time::Instant::now() + b),
+                deadline,
                 nested: 0,
             },
         );

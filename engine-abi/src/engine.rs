@@ -245,6 +245,12 @@ impl StoreLimits {
     pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 1 << 20;
     /// The default count of instances, memories and tables.
     pub const DEFAULT_MAX_INSTANCES: usize = 1_000;
+
+    /// When a store created now must stop its guest: now plus the time
+    /// budget (`None`: never).
+    pub fn deadline_from_now(&self) -> Option<std::time::Instant> {
+        self.time_budget.map(|b| std::time::Instant::now() + b)
+    }
 }
 
 impl Default for StoreLimits {
