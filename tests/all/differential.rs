@@ -1,7 +1,8 @@
 //! Differential tests against wasmtime's own wasi:http host: the same
 //! requests to the same fixtures through `wasmtime-wasi-http` 48 (wasmtime's
-//! component model, in-process, the reference) and through cohost's
-//! [`host_http::Handler`] on jit and on interp. Status, headers (minus
+//! component model, in-process, the reference; on Cranelift, checked
+//! against Pulley) and through cohost's [`host_http::Handler`] on jit and
+//! on interp. Status, headers (minus
 //! date-like ones), body and trailers must be the same; so must the way a
 //! response fails (no response at all, or a body cut after the head).
 //!
@@ -18,13 +19,9 @@ use bytes::Bytes;
 use engine_abi::engine::Engine;
 use http_body::{Body as HttpBody, Frame};
 use http_body_util::BodyExt;
-use wasmtime::component::{Linker, ResourceTable};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::reference::{Backend, Reference};
 use crate::{block_on, fixture, interp, jit};
 
 /// A request body given whole, with optional trailers, that both hosts can
@@ -204,82 +201,16 @@ where
 
 // ------------------------------------------------------------- reference
 
-struct RefState {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for RefState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for RefState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: Default::default(),
-        }
-    }
-}
-
-/// wasmtime's own host: its component model, wasmtime-wasi and
-/// wasmtime-wasi-http, a fresh store per request.
-struct Reference {
-    pre: ProxyPre<RefState>,
-}
-
-impl Reference {
-    fn new(bytes: &[u8]) -> Reference {
-        let engine = wasmtime::Engine::default();
-        let component = wasmtime::component::Component::new(&engine, bytes)
-            .expect("wasmtime compiles the fixture");
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).unwrap();
-        let pre = ProxyPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
-        Reference { pre }
-    }
-
-    async fn handle(&self, req: &Req, check: Check) -> Outcome {
-        let mut store = wasmtime::Store::new(
-            self.pre.engine(),
-            RefState {
-                wasi: WasiCtx::builder().build(),
-                http: WasiHttpCtx::new(),
-                table: ResourceTable::new(),
-            },
-        );
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let request = store
-            .data_mut()
-            .http()
-            .new_incoming_request(Scheme::Http, req.build())
-            .unwrap();
-        let out = store.data_mut().http().new_response_outparam(tx).unwrap();
-        let pre = self.pre.clone();
-        let task = tokio::spawn(async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, request, out)
-                .await
-        });
-        let result = match rx.await {
-            Ok(Ok(resp)) => outcome::<HyperOutgoingBody>(resp, check).await,
-            Ok(Err(_)) | Err(_) => Outcome::NoResponse,
-        };
-        // The guest may still run after its body ended; let it finish (a
-        // trap here is what some cases are about).
-        let _ = task.await;
-        result
-    }
+async fn reference(host: &Reference, req: &Req, check: Check) -> Outcome {
+    let (resp, task) = host.handle(req.build()).await;
+    let result = match resp {
+        Some(resp) => outcome::<HyperOutgoingBody>(resp, check).await,
+        None => Outcome::NoResponse,
+    };
+    // The guest may still run after its body ended; let it finish (a trap
+    // here is what some cases are about).
+    let _ = task.await;
+    result
 }
 
 // ------------------------------------------------------------- cohost
@@ -339,7 +270,8 @@ fn differential(wasm: &str, cases: &[(Req, Check)]) -> Vec<Outcomes> {
 
 /// [`differential`] of the component `bytes`, called `wasm` in messages.
 fn differential_bytes(wasm: &str, bytes: &[u8], cases: &[(Req, Check)]) -> Vec<Outcomes> {
-    let reference = Reference::new(bytes);
+    let wasmtime_host = Reference::new(bytes, Backend::Cranelift);
+    let pulley_host = Reference::new(bytes, Backend::Pulley);
     let config = host_http::Config::default;
     let on_jit = host_http::Handler::new(&jit(), bytes, config()).unwrap();
     let on_interp = host_http::Handler::new(&interp(), bytes, config()).unwrap();
@@ -348,11 +280,18 @@ fn differential_bytes(wasm: &str, bytes: &[u8], cases: &[(Req, Check)]) -> Vec<O
         for (req, check) in cases {
             let what = format!("{wasm}: {} {}", req.method, req.path);
             let o = Outcomes {
-                reference: reference.handle(req, *check).await,
+                reference: reference(&wasmtime_host, req, *check).await,
                 jit: cohost(&on_jit, req, *check).await,
                 interp: cohost(&on_interp, req, *check).await,
             };
             let want = compared(&o.reference, *check);
+            // wasmtime's interpreter agrees with its JIT: the reference
+            // does not depend on how code runs.
+            assert_eq!(
+                compared(&reference(&pulley_host, req, *check).await, *check),
+                want,
+                "{what}: wasmtime on Pulley vs on Cranelift"
+            );
             assert_eq!(
                 compared(&o.jit, *check),
                 want,

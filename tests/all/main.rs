@@ -7,6 +7,7 @@ mod components;
 mod differential;
 mod engines;
 mod http;
+mod reference;
 mod roundtrip;
 mod wast;
 
