@@ -223,6 +223,40 @@ fn header_result(s: &mut State, r: Result<(), HeaderError>) -> HostResult {
     }))
 }
 
+/// A request's or response's headers handed to the guest: immutable, sharing
+/// the map (not tracked as a child of its owner, as in wasmtime 48).
+fn immutable_headers(s: &mut State, map: Arc<HeaderMap>) -> HostResult {
+    Ok(Some(s.own(&R.fields, Entry::Fields(Fields::shared(map)))?))
+}
+
+/// `consume` of an incoming request or response: its body, once.
+fn consume_body(s: &mut State, body: Option<SharedIn>) -> HostResult {
+    let Some(pipe) = body else {
+        return Ok(Some(ret::err_unit()));
+    };
+    let v = s.own(
+        &R.incoming_body,
+        Entry::IncomingBody(crate::body::IncomingBody {
+            pipe,
+            stream_taken: false,
+        }),
+    )?;
+    Ok(Some(ret::ok(v)))
+}
+
+/// The `outgoing-body` of an outgoing request or response (`response`).
+fn own_outgoing_body(s: &mut State, pipe: SharedOut, response: bool) -> HostResult {
+    let v = s.own(
+        &R.outgoing_body,
+        Entry::OutgoingBody(OutgoingBody {
+            pipe,
+            stream_taken: false,
+            response,
+        }),
+    )?;
+    Ok(Some(ret::ok(v)))
+}
+
 fn values_val(values: impl Iterator<Item = Vec<u8>>) -> Val {
     Val::List(values.map(Val::Bytes).collect())
 }
@@ -455,30 +489,20 @@ pub fn incoming_request_authority(s: &mut State, args: &[Val]) -> HostResult {
     Ok(Some(ret::opt_string(r.authority.as_deref())))
 }
 
-/// `[method]incoming-request.headers`: an immutable child.
+/// `[method]incoming-request.headers`
 pub fn incoming_request_headers(s: &mut State, args: &[Val]) -> HostResult {
     let map = s
         .table
         .incoming_request(arg::rep(&args[0])?)?
         .headers
         .clone();
-    Ok(Some(s.own(&R.fields, Entry::Fields(Fields::shared(map)))?))
+    immutable_headers(s, map)
 }
 
 /// `[method]incoming-request.consume`
 pub fn incoming_request_consume(s: &mut State, args: &[Val]) -> HostResult {
-    let r = s.table.incoming_request(arg::rep(&args[0])?)?;
-    let Some(pipe) = r.body.take() else {
-        return Ok(Some(ret::err_unit()));
-    };
-    let v = s.own(
-        &R.incoming_body,
-        Entry::IncomingBody(crate::body::IncomingBody {
-            pipe,
-            stream_taken: false,
-        }),
-    )?;
-    Ok(Some(ret::ok(v)))
+    let body = s.table.incoming_request(arg::rep(&args[0])?)?.body.take();
+    consume_body(s, body)
 }
 
 // ---- outgoing-request ----
@@ -532,15 +556,7 @@ pub fn outgoing_request_body(s: &mut State, args: &[Val]) -> HostResult {
         ErrorCode::request_body_size,
     );
     r.body = Some(pipe.clone());
-    let v = s.own(
-        &R.outgoing_body,
-        Entry::OutgoingBody(OutgoingBody {
-            pipe,
-            stream_taken: false,
-            response: false,
-        }),
-    )?;
-    Ok(Some(ret::ok(v)))
+    own_outgoing_body(s, pipe, false)
 }
 
 /// `[method]outgoing-request.method`
@@ -626,14 +642,14 @@ pub fn outgoing_request_set_authority(s: &mut State, args: &[Val]) -> HostResult
     Ok(Some(ret::ok_unit()))
 }
 
-/// `[method]outgoing-request.headers`: an immutable child.
+/// `[method]outgoing-request.headers`
 pub fn outgoing_request_headers(s: &mut State, args: &[Val]) -> HostResult {
     let map = s
         .table
         .outgoing_request(arg::rep(&args[0])?)?
         .headers
         .clone();
-    Ok(Some(s.own(&R.fields, Entry::Fields(Fields::shared(map)))?))
+    immutable_headers(s, map)
 }
 
 // ---- request-options ----
@@ -757,7 +773,7 @@ pub fn outgoing_response_headers(s: &mut State, args: &[Val]) -> HostResult {
         .outgoing_response(arg::rep(&args[0])?)?
         .headers
         .clone();
-    Ok(Some(s.own(&R.fields, Entry::Fields(Fields::shared(map)))?))
+    immutable_headers(s, map)
 }
 
 /// `[method]outgoing-response.body`
@@ -773,15 +789,7 @@ pub fn outgoing_response_body(s: &mut State, args: &[Val]) -> HostResult {
         ErrorCode::response_body_size,
     );
     r.body = Some(pipe.clone());
-    let v = s.own(
-        &R.outgoing_body,
-        Entry::OutgoingBody(OutgoingBody {
-            pipe,
-            stream_taken: false,
-            response: true,
-        }),
-    )?;
-    Ok(Some(ret::ok(v)))
+    own_outgoing_body(s, pipe, true)
 }
 
 // ---- response-outparam ----
@@ -849,23 +857,13 @@ pub fn incoming_response_headers(s: &mut State, args: &[Val]) -> HostResult {
         .incoming_response(arg::rep(&args[0])?)?
         .headers
         .clone();
-    Ok(Some(s.own(&R.fields, Entry::Fields(Fields::shared(map)))?))
+    immutable_headers(s, map)
 }
 
 /// `[method]incoming-response.consume`
 pub fn incoming_response_consume(s: &mut State, args: &[Val]) -> HostResult {
-    let r = s.table.incoming_response(arg::rep(&args[0])?)?;
-    let Some(pipe) = r.body.take() else {
-        return Ok(Some(ret::err_unit()));
-    };
-    let v = s.own(
-        &R.incoming_body,
-        Entry::IncomingBody(crate::body::IncomingBody {
-            pipe,
-            stream_taken: false,
-        }),
-    )?;
-    Ok(Some(ret::ok(v)))
+    let body = s.table.incoming_response(arg::rep(&args[0])?)?.body.take();
+    consume_body(s, body)
 }
 
 #[cfg(test)]
