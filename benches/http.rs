@@ -72,7 +72,7 @@ fn cohost<E: engine_abi::engine::Engine>(engine: E, wasm: &[u8]) -> Serve {
 }
 
 fn wasmtime_host(backend: Backend, wasm: &[u8]) -> Serve {
-    let host = Arc::new(Reference::new(wasm, backend));
+    let host = Arc::new(Reference::pooled(wasm, backend));
     Box::new(move |req| {
         let host = host.clone();
         Box::pin(async move {
@@ -86,12 +86,25 @@ fn wasmtime_host(backend: Backend, wasm: &[u8]) -> Serve {
     })
 }
 
+/// cohost's JIT with an instance pool, as `cohost serve` runs it (sized for
+/// a few requests at once: the benchmark runs one at a time).
+fn pooled_jit(wasm: &[u8]) -> backend_wasmtime::WasmtimeEngine {
+    let per_store = engine_abi::footprint_of(wasm).expect("the component parses");
+    let config = engine_abi::engine::EngineConfig {
+        pool: Some(engine_abi::engine::PoolConfig {
+            max_stores: 16,
+            per_store,
+            max_memory_bytes: host_http::Config::DEFAULT_MAX_MEMORY_BYTES,
+            max_table_elements: engine_abi::engine::StoreLimits::DEFAULT_MAX_TABLE_ELEMENTS,
+        }),
+        cache_dir: None,
+    };
+    backend_wasmtime::WasmtimeEngine::with_config(&config).expect("wasmtime starts with a pool")
+}
+
 fn hosts(wasm: &[u8]) -> Vec<(&'static str, Serve)> {
     vec![
-        (
-            "cohost-jit",
-            cohost(backend_wasmtime::WasmtimeEngine::new().unwrap(), wasm),
-        ),
+        ("cohost-jit", cohost(pooled_jit(wasm), wasm)),
         (
             "cohost-interp",
             cohost(backend_wasmi::WasmiEngine::new(), wasm),

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
-use engine_abi::engine::Engine;
+use engine_abi::engine::{Engine, EngineConfig, PoolConfig, StoreLimits};
 use host_http::{Config, Handler, Server, ServerConfig};
 use http_body_util::BodyExt;
 
@@ -17,9 +17,14 @@ use crate::EngineChoice;
 /// `cohost serve`: serve a wasi:http/proxy component over HTTP/1.1 and h2c.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The core engine to run guests on.
-    #[arg(long, value_enum, default_value_t = EngineChoice::default())]
-    engine: EngineChoice,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Allocate each request's memories, tables and stacks on demand
+    /// instead of from an instance pool reserved at startup (jit). The pool
+    /// is sized from the component and --max-concurrency; it needs about
+    /// 4 GiB of address space (not memory) per linear memory.
+    #[arg(long)]
+    no_pooling: bool,
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -37,6 +42,45 @@ pub struct ServeArgs {
     verbose: u8,
     /// The component (a .wasm file).
     component: PathBuf,
+}
+
+/// The engine and its compile cache, shared by `serve` and `request`.
+#[derive(clap::Args)]
+struct EngineArgs {
+    /// The core engine to run guests on.
+    #[arg(long, value_enum, default_value_t = EngineChoice::default())]
+    engine: EngineChoice,
+    /// Compile the component's code afresh instead of loading it from the
+    /// compile cache, and store nothing there (jit).
+    #[arg(long)]
+    no_cache: bool,
+    /// Where the jit keeps compiled code, keyed by the code's bytes and the
+    /// engine's settings [default: $XDG_CACHE_HOME/cohost, or
+    /// ~/.cache/cohost].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl EngineArgs {
+    /// The engine configuration these flags ask for, plus `pool`.
+    fn config(&self, pool: Option<PoolConfig>) -> EngineConfig {
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(default_cache_dir)
+        };
+        EngineConfig { pool, cache_dir }
+    }
+}
+
+/// `$XDG_CACHE_HOME/cohost`, or `~/.cache/cohost`; `None` if neither
+/// variable is set (no cache then).
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("cohost"))
 }
 
 /// Limits and outgoing policy, shared by `serve` and `request`.
@@ -91,9 +135,8 @@ impl LimitArgs {
 /// response the component made exits 0, whatever its status.
 #[derive(clap::Args)]
 pub struct RequestArgs {
-    /// The core engine to run guests on.
-    #[arg(long, value_enum, default_value_t = EngineChoice::default())]
-    engine: EngineChoice,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// The method (default GET, or POST with -d).
     #[arg(short = 'X', long = "request", value_name = "METHOD")]
     method: Option<String>,
@@ -165,15 +208,50 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-/// Run `f` with the engine `choice` names, or a one-line error.
+/// The jit engine for `config`. A pool that cannot be reserved (a small
+/// address space, a `ulimit -v`) is not fatal: the engine then allocates on
+/// demand, with a warning.
+#[cfg(feature = "jit")]
+fn jit_engine(config: &EngineConfig) -> Result<backend_wasmtime::WasmtimeEngine, String> {
+    match backend_wasmtime::WasmtimeEngine::with_config(config) {
+        Ok(e) => {
+            if let Some(p) = &config.pool {
+                let per = p.per_store;
+                tracing::info!(
+                    "jit: instance pool for {} requests at once, each with {} core instances, \
+                     {} memories of up to {} MiB and {} tables",
+                    p.max_stores,
+                    per.instances,
+                    per.memories,
+                    p.max_memory_bytes >> 20,
+                    per.tables
+                );
+            }
+            Ok(e)
+        }
+        Err(err) if config.pool.is_some() => {
+            tracing::warn!("cannot reserve the instance pool ({err}): allocating on demand");
+            let on_demand = EngineConfig {
+                pool: None,
+                ..config.clone()
+            };
+            backend_wasmtime::WasmtimeEngine::with_config(&on_demand)
+                .map_err(|e| format!("cannot start the jit engine: {e}"))
+        }
+        Err(err) => Err(format!("cannot start the jit engine: {err}")),
+    }
+}
+
+/// Run `f` with the engine `choice` names, built for `config`, or a
+/// one-line error.
 macro_rules! with_engine {
-    ($choice:expr, |$e:ident| $body:expr) => {
+    ($choice:expr, $config:expr, |$e:ident| $body:expr) => {
         match $choice {
             #[cfg(feature = "jit")]
-            EngineChoice::Jit => match backend_wasmtime::WasmtimeEngine::new() {
+            EngineChoice::Jit => match jit_engine($config) {
                 Ok($e) => $body,
                 Err(err) => {
-                    eprintln!("cohost: cannot start the jit engine: {err}");
+                    eprintln!("cohost: {err}");
                     ExitCode::FAILURE
                 }
             },
@@ -191,26 +269,85 @@ macro_rules! with_engine {
     };
 }
 
-fn load<E: Engine>(engine: &E, path: &PathBuf, config: Config) -> Result<Handler<E>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Handler::new(engine, &bytes, config).map_err(|e| format!("{}: {e}", path.display()))
+fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Compile and link `bytes` (the component at `path`), and say what the
+/// compile cache did: at info level when `announce` (`serve`), at debug
+/// level otherwise (`request`, whose stderr is the response head).
+fn load<E: Engine>(
+    engine: &E,
+    path: &std::path::Path,
+    bytes: &[u8],
+    config: Config,
+    announce: bool,
+) -> Result<Handler<E>, String> {
+    let started = std::time::Instant::now();
+    let handler =
+        Handler::new(engine, bytes, config).map_err(|e| format!("{}: {e}", path.display()))?;
+    let took = started.elapsed();
+    let what = match engine.cache_stats() {
+        Some(c) if c.misses == 0 => format!(
+            "{}: {} core modules loaded from the compile cache in {took:.1?}",
+            path.display(),
+            c.hits
+        ),
+        Some(c) => format!(
+            "{}: {} core modules compiled and cached, {} loaded from the cache, in {took:.1?}",
+            path.display(),
+            c.misses,
+            c.hits
+        ),
+        None => format!("{}: loaded in {took:.1?}", path.display()),
+    };
+    if announce {
+        tracing::info!("{what}");
+    } else {
+        tracing::debug!("{what}");
+    }
+    Ok(handler)
 }
 
 /// `cohost serve`.
 pub fn serve(args: ServeArgs) -> ExitCode {
     init_logging(args.verbose);
-    with_engine!(args.engine, |engine| serve_on(engine, &args))
-}
-
-fn serve_on<E: Engine>(engine: E, args: &ServeArgs) -> ExitCode {
-    let config = match args.limits.config() {
-        Ok(c) => c,
+    // Every mistake in the arguments is reported before the engine starts.
+    let (bytes, config) = match read(&args.component).and_then(|b| Ok((b, args.limits.config()?))) {
+        Ok(x) => x,
         Err(e) => {
             eprintln!("cohost: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let handler = match load(&engine, &args.component, config) {
+    let pool = if args.no_pooling {
+        None
+    } else {
+        // A component that does not parse gets its clear error from the
+        // load below; here it just gets no pool.
+        engine_abi::footprint_of(&bytes)
+            .ok()
+            .map(|per_store| PoolConfig {
+                max_stores: u32::try_from(args.max_concurrency).unwrap_or(u32::MAX),
+                per_store,
+                max_memory_bytes: args
+                    .limits
+                    .memory_limit
+                    .unwrap_or(Config::DEFAULT_MAX_MEMORY_BYTES),
+                max_table_elements: StoreLimits::DEFAULT_MAX_TABLE_ELEMENTS,
+            })
+    };
+    let engine_config = args.engine.config(pool);
+    with_engine!(args.engine.engine, &engine_config, |engine| serve_on(
+        engine,
+        &args,
+        &bytes,
+        config.clone()
+    ))
+}
+
+fn serve_on<E: Engine>(engine: E, args: &ServeArgs, bytes: &[u8], config: Config) -> ExitCode {
+    let handler = match load(&engine, &args.component, bytes, config, true) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("cohost: {e}");
@@ -254,7 +391,10 @@ fn serve_on<E: Engine>(engine: E, args: &ServeArgs) -> ExitCode {
 /// `cohost request`.
 pub fn request(args: RequestArgs) -> ExitCode {
     init_logging(args.verbose);
-    with_engine!(args.engine, |engine| request_on(engine, &args))
+    let engine_config = args.engine.config(None);
+    with_engine!(args.engine.engine, &engine_config, |engine| request_on(
+        engine, &args
+    ))
 }
 
 fn build_request(args: &RequestArgs) -> Result<http::Request<http_body_util::Full<Bytes>>, String> {
@@ -298,7 +438,8 @@ fn build_request(args: &RequestArgs) -> Result<http::Request<http_body_util::Ful
 fn request_on<E: Engine>(engine: E, args: &RequestArgs) -> ExitCode {
     let run = || -> Result<(), String> {
         let config = args.limits.config()?;
-        let handler = load(&engine, &args.component, config)?;
+        let bytes = read(&args.component)?;
+        let handler = load(&engine, &args.component, &bytes, config, false)?;
         let req = build_request(args)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

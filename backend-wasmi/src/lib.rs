@@ -17,8 +17,8 @@
 use std::future::Future;
 
 use engine_abi::engine::{
-    Caller, CoreFuncType, CoreType, CoreVal, Engine, Extern, HostError, HostFunc, Readiness,
-    StoreLimits,
+    Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, Extern, HostError, HostFunc,
+    HostFuncDef, Readiness, SmallVals, StoreLimits,
 };
 use engine_abi::error::{Error, Trap, TrapKind, WasmTrap};
 use wasmi::ResumableCall;
@@ -179,8 +179,19 @@ fn from_val(v: &wasmi::Val) -> Result<CoreVal, Trap> {
     })
 }
 
-fn zeros(n: usize) -> Vec<wasmi::Val> {
-    vec![wasmi::Val::I32(0); n]
+/// wasmi values for a call, on the stack when there are few.
+type Vals = SmallVals<wasmi::Val>;
+
+fn zeros(n: usize) -> Vals {
+    Vals::filled(n, wasmi::Val::I32(0))
+}
+
+fn vals_of(vals: &[CoreVal]) -> Vals {
+    let mut out = zeros(vals.len());
+    for (slot, v) in out.iter_mut().zip(vals) {
+        *slot = to_val(*v);
+    }
+    out
 }
 
 fn from_extern(e: wasmi::Extern) -> Extern<WasmiEngine> {
@@ -208,7 +219,7 @@ fn call_nested<T: Send + 'static>(
     args: &[CoreVal],
     results: &mut [CoreVal],
 ) -> Result<(), Trap> {
-    let args: Vec<wasmi::Val> = args.iter().copied().map(to_val).collect();
+    let args = vals_of(args);
     let mut outs = zeros(results.len());
     let mut ctx = ctx.as_context_mut();
     ctx.data_mut().nested += 1;
@@ -218,7 +229,7 @@ fn call_nested<T: Send + 'static>(
     let _ = ctx.set_fuel(slice_left);
     ctx.data_mut().nested -= 1;
     outcome.map_err(|e| to_trap(&e))?;
-    for (slot, v) in results.iter_mut().zip(&outs) {
+    for (slot, v) in results.iter_mut().zip(outs.iter()) {
         *slot = from_val(v)?;
     }
     Ok(())
@@ -255,6 +266,58 @@ macro_rules! wasmi_caller {
 
 wasmi_caller!(&mut wasmi::Caller<'_, StoreData<T>>);
 wasmi_caller!(&mut wasmi::Store<StoreData<T>>);
+
+/// Host functions defined once: their wasmi types built, their bodies
+/// shared. wasmi has no public way to put a [`wasmi::Linker`]'s functions
+/// in a store without instantiating through it, so each store gets a
+/// [`wasmi::Func`] per function around the shared body.
+pub struct FuncDefs<T: Send + 'static>(Vec<(wasmi::FuncType, HostFunc<WasmiEngine, T>)>);
+
+fn func_type(ty: &CoreFuncType) -> wasmi::FuncType {
+    wasmi::FuncType::new(
+        ty.params.iter().copied().map(val_type),
+        ty.results.iter().copied().map(val_type),
+    )
+}
+
+/// A wasmi function around `func`: runs it; if it asks to suspend, parks
+/// its readiness and arguments in the store and makes the call resumable.
+fn new_func<T: Send + 'static>(
+    store: &mut wasmi::Store<StoreData<T>>,
+    ty: wasmi::FuncType,
+    func: HostFunc<WasmiEngine, T>,
+) -> wasmi::Func {
+    wasmi::Func::new(store, ty, move |mut caller, params, results| {
+        let args =
+            CoreVals::try_collect(params.len(), CoreVal::I32(0), params.iter().map(from_val))
+                .map_err(|t| wasmi::Error::host(HostTrap(t)))?;
+        let mut outs = CoreVals::zeros(results.len());
+        match func(&mut WasmiCaller(&mut caller), &args, &mut outs) {
+            Ok(()) => {
+                for (slot, v) in results.iter_mut().zip(outs.iter()) {
+                    *slot = to_val(*v);
+                }
+                Ok(())
+            }
+            Err(HostError::Trap(t)) => Err(wasmi::Error::host(HostTrap(t))),
+            Err(HostError::Suspend(ready)) => {
+                let data = caller.data_mut();
+                if data.nested > 0 {
+                    return Err(wasmi::Error::host(HostTrap(Trap::host(
+                        "a host function cannot block inside a realloc, \
+                         post-return, destructor or component-to-component call",
+                    ))));
+                }
+                data.pending = Some(Pending {
+                    ready,
+                    func: func.clone(),
+                    args: args.to_vec(),
+                });
+                Err(wasmi::Error::host(Suspended))
+            }
+        }
+    })
+}
 
 impl Engine for WasmiEngine {
     type Module = wasmi::Module;
@@ -310,39 +373,33 @@ impl Engine for WasmiEngine {
         ty: &CoreFuncType,
         func: HostFunc<Self, T>,
     ) -> Self::Func {
-        let wi_ty = wasmi::FuncType::new(
-            ty.params.iter().copied().map(val_type),
-            ty.results.iter().copied().map(val_type),
-        );
-        wasmi::Func::new(store, wi_ty, move |mut caller, params, results| {
-            let args = params.iter().map(from_val).collect::<Result<Vec<_>, _>>();
-            let args = args.map_err(|t| wasmi::Error::host(HostTrap(t)))?;
-            let mut outs: Vec<CoreVal> = results.iter().map(|_| CoreVal::I32(0)).collect();
-            match func(&mut WasmiCaller(&mut caller), &args, &mut outs) {
-                Ok(()) => {
-                    for (slot, v) in results.iter_mut().zip(outs) {
-                        *slot = to_val(v);
-                    }
-                    Ok(())
-                }
-                Err(HostError::Trap(t)) => Err(wasmi::Error::host(HostTrap(t))),
-                Err(HostError::Suspend(ready)) => {
-                    let data = caller.data_mut();
-                    if data.nested > 0 {
-                        return Err(wasmi::Error::host(HostTrap(Trap::host(
-                            "a host function cannot block inside a realloc, \
-                             post-return, destructor or component-to-component call",
-                        ))));
-                    }
-                    data.pending = Some(Pending {
-                        ready,
-                        func: func.clone(),
-                        args,
-                    });
-                    Err(wasmi::Error::host(Suspended))
-                }
-            }
-        })
+        new_func(store, func_type(ty), func)
+    }
+
+    type FuncDefs<T: Send + 'static> = FuncDefs<T>;
+
+    fn define_funcs<T: Send + 'static>(
+        &self,
+        funcs: Vec<HostFuncDef<Self, T>>,
+    ) -> Result<FuncDefs<T>, Error> {
+        Ok(FuncDefs(
+            funcs
+                .into_iter()
+                .map(|def| (func_type(&def.ty), def.func))
+                .collect(),
+        ))
+    }
+
+    fn instantiate_funcs<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        defs: &FuncDefs<T>,
+        out: &mut Vec<Self::Func>,
+    ) -> Result<(), Error> {
+        out.reserve(defs.0.len());
+        for (ty, func) in &defs.0 {
+            out.push(new_func(store, ty.clone(), func.clone()));
+        }
+        Ok(())
     }
 
     fn instantiate<'a, T: Send + 'static>(
@@ -397,7 +454,7 @@ impl Engine for WasmiEngine {
         args: &'a [CoreVal],
         results: &'a mut [CoreVal],
     ) -> Result<(), Trap> {
-        let wargs: Vec<wasmi::Val> = args.iter().copied().map(to_val).collect();
+        let wargs = vals_of(args);
         let mut outs = zeros(results.len());
         let _ = store.set_fuel(FUEL_SLICE);
         let mut state = func
@@ -445,7 +502,7 @@ impl Engine for WasmiEngine {
                 }
             }
         }
-        for (slot, v) in results.iter_mut().zip(&outs) {
+        for (slot, v) in results.iter_mut().zip(outs.iter()) {
             *slot = from_val(v)?;
         }
         Ok(())

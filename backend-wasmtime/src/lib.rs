@@ -16,7 +16,8 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use engine_abi::engine::{
-    Caller, CoreFuncType, CoreType, CoreVal, Engine, Extern, HostError, HostFunc, StoreLimits,
+    CacheStats, Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, EngineConfig, Extern,
+    HostError, HostFunc, HostFuncDef, PoolConfig, SmallVals, StoreLimits,
 };
 use engine_abi::error::{Error, Trap, WasmTrap};
 
@@ -24,21 +25,47 @@ use engine_abi::error::{Error, Trap, WasmTrap};
 #[derive(Clone)]
 pub struct WasmtimeEngine {
     engine: wasmtime::Engine,
+    cache: Option<wasmtime::Cache>,
 }
 
 impl WasmtimeEngine {
     /// An engine with cohost's defaults: Cranelift at speed, the wasm
-    /// features that real component toolchains emit.
+    /// features that real component toolchains emit, instances allocated
+    /// per store, no compile cache.
     pub fn new() -> Result<Self, Error> {
-        let mut config = wasmtime::Config::new();
-        config
-            .wasm_multi_memory(true)
+        Self::with_config(&EngineConfig::default())
+    }
+
+    /// An engine with an instance pool and a compile cache if `config`
+    /// asks for them.
+    ///
+    /// The pool reserves virtual memory for every memory it may hand out
+    /// (about 4 GiB each, so that compiled code needs no bounds checks);
+    /// where the address space is too small for that, this fails, and the
+    /// caller may retry without a pool.
+    pub fn with_config(config: &EngineConfig) -> Result<Self, Error> {
+        let mut wt = wasmtime::Config::new();
+        wt.wasm_multi_memory(true)
             .wasm_extended_const(true)
             .wasm_tail_call(true)
             .epoch_interruption(true)
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
-        let engine = wasmtime::Engine::new(&config)
-            .map_err(|e| Error::engine(format!("cannot start wasmtime: {e}")))?;
+        if let Some(pool) = &config.pool {
+            wt.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling(pool)));
+        }
+        let mut cache = None;
+        if let Some(dir) = &config.cache_dir {
+            let dir = std::path::absolute(dir)
+                .map_err(|e| Error::engine(format!("cache directory {}: {e}", dir.display())))?;
+            let mut cache_config = wasmtime::CacheConfig::new();
+            cache_config.with_directory(dir);
+            let opened = wasmtime::Cache::new(cache_config)
+                .map_err(|e| Error::engine(format!("cannot open the compile cache: {e:#}")))?;
+            wt.cache(Some(opened.clone()));
+            cache = Some(opened);
+        }
+        let engine = wasmtime::Engine::new(&wt)
+            .map_err(|e| Error::engine(format!("cannot start wasmtime: {e:#}")))?;
         // One ticker per engine: each tick ends a guest's time slice. It
         // stops when the engine is dropped.
         let weak = engine.weak();
@@ -52,8 +79,28 @@ impl WasmtimeEngine {
                 }
             })
             .map_err(|e| Error::engine(format!("cannot start the epoch ticker: {e}")))?;
-        Ok(WasmtimeEngine { engine })
+        Ok(WasmtimeEngine { engine, cache })
     }
+}
+
+/// wasmtime's pooling allocator sized for `pool`: every store's instances,
+/// memories, tables and fiber stacks, times the stores alive at once.
+fn pooling(pool: &PoolConfig) -> wasmtime::PoolingAllocationConfig {
+    let stores = pool.max_stores.max(1);
+    let per = pool.per_store;
+    let mut cfg = wasmtime::PoolingAllocationConfig::new();
+    cfg.total_core_instances(stores.saturating_mul(per.instances.max(1)))
+        .total_memories(stores.saturating_mul(per.memories.max(1)))
+        .total_tables(stores.saturating_mul(per.tables.max(1)))
+        .total_stacks(stores.saturating_mul(PoolConfig::STACKS_PER_STORE))
+        .max_memories_per_module(per.memories_per_module.max(1))
+        .max_tables_per_module(per.tables_per_module.max(1))
+        .table_elements(
+            pool.max_table_elements
+                .max(usize::try_from(per.table_elements).unwrap_or(usize::MAX)),
+        )
+        .max_memory_size(pool.max_memory_bytes);
+    cfg
 }
 
 /// How long a guest runs before it yields to the executor.
@@ -109,6 +156,9 @@ fn to_trap(err: wasmtime::Error) -> Trap {
 fn to_error(err: wasmtime::Error) -> Error {
     if err.is::<HostTrap>() || err.is::<wasmtime::Trap>() {
         return Error::from(to_trap(err));
+    }
+    if err.is::<wasmtime::PoolConcurrencyLimitError>() {
+        return Error::busy(format!("{err:#}"));
     }
     Error::engine(format!("{err:#}"))
 }
@@ -178,8 +228,8 @@ fn call_in_place<T: Send + 'static>(
     args: &[CoreVal],
     results: &mut [CoreVal],
 ) -> Result<(), Trap> {
-    let args: Vec<wasmtime::Val> = args.iter().copied().map(to_val).collect();
-    let mut outs = vec![wasmtime::Val::I32(0); results.len()];
+    let args = vals_of(args);
+    let mut outs = Vals::filled(results.len(), wasmtime::Val::I32(0));
     store.as_context_mut().data_mut().nested += 1;
     let outcome = {
         let mut fut = pin!(func.call_async(&mut store, &args, &mut outs));
@@ -191,10 +241,21 @@ fn call_in_place<T: Send + 'static>(
     };
     store.as_context_mut().data_mut().nested -= 1;
     outcome.map_err(to_trap)?;
-    for (slot, v) in results.iter_mut().zip(&outs) {
+    for (slot, v) in results.iter_mut().zip(outs.iter()) {
         *slot = from_val(v)?;
     }
     Ok(())
+}
+
+/// wasmtime values for a call, on the stack when there are few.
+type Vals = SmallVals<wasmtime::Val>;
+
+fn vals_of(vals: &[CoreVal]) -> Vals {
+    let mut out = Vals::filled(vals.len(), wasmtime::Val::I32(0));
+    for (slot, v) in out.iter_mut().zip(vals) {
+        *slot = to_val(*v);
+    }
+    out
 }
 
 /// [`Caller`] inside a wasmtime host function.
@@ -224,6 +285,104 @@ impl<T: Send + 'static> Caller<WasmtimeEngine, T> for HostCaller<'_, '_, '_, T> 
     }
 }
 
+/// Host functions defined once in a wasmtime [`Linker`](wasmtime::Linker)
+/// (types registered, closures shared), named by their index.
+pub struct FuncDefs<T: 'static> {
+    linker: wasmtime::Linker<StoreData<T>>,
+    names: Vec<String>,
+}
+
+fn func_type(engine: &wasmtime::Engine, ty: &CoreFuncType) -> wasmtime::FuncType {
+    wasmtime::FuncType::new(
+        engine,
+        ty.params.iter().copied().map(val_type),
+        ty.results.iter().copied().map(val_type),
+    )
+}
+
+/// A future that is ready at once with `Ok(())`. It has no size, so boxing
+/// it allocates nothing: a host call that finishes without suspending (the
+/// common case) costs no allocation of ours.
+struct Done;
+
+impl Future for Done {
+    type Output = wasmtime::Result<()>;
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The body of every host function: run `func` at once; only if it asks to
+/// suspend, return a future that waits for readiness and runs it again.
+fn call_host<'a, T: Send + 'static>(
+    func: &HostFunc<WasmtimeEngine, T>,
+    mut caller: wasmtime::Caller<'a, StoreData<T>>,
+    params: &'a [wasmtime::Val],
+    results: &'a mut [wasmtime::Val],
+) -> Box<dyn Future<Output = wasmtime::Result<()>> + Send + 'a> {
+    let args =
+        match CoreVals::try_collect(params.len(), CoreVal::I32(0), params.iter().map(from_val)) {
+            Ok(args) => args,
+            Err(t) => return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(t))))),
+        };
+    let mut outs = CoreVals::zeros(results.len());
+    // Nested calls a host function makes never yield (see `call_in_place`),
+    // so no waker is needed to drive them.
+    let mut cx = Context::from_waker(Waker::noop());
+    let first = func(
+        &mut HostCaller {
+            caller: &mut caller,
+            cx: &mut cx,
+        },
+        &args,
+        &mut outs,
+    );
+    let ready = match first {
+        Ok(()) => {
+            for (slot, v) in results.iter_mut().zip(outs.iter()) {
+                *slot = to_val(*v);
+            }
+            return Box::new(Done);
+        }
+        Err(HostError::Trap(t)) => {
+            return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(t)))));
+        }
+        Err(HostError::Suspend(ready)) => ready,
+    };
+    if caller.data().nested > 0 {
+        return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(
+            Trap::host(
+                "a host function cannot block inside a realloc, post-return, destructor \
+                 or component-to-component call",
+            ),
+        )))));
+    }
+    let func = func.clone();
+    Box::new(async move {
+        let mut ready = ready;
+        loop {
+            ready.await;
+            let outcome = std::future::poll_fn(|cx| {
+                let mut host = HostCaller {
+                    caller: &mut caller,
+                    cx,
+                };
+                Poll::Ready(func(&mut host, &args, &mut outs))
+            })
+            .await;
+            match outcome {
+                Ok(()) => break,
+                Err(HostError::Trap(t)) => return Err(wasmtime::Error::new(HostTrap(t))),
+                Err(HostError::Suspend(next)) => ready = next,
+            }
+        }
+        for (slot, v) in results.iter_mut().zip(outs.iter()) {
+            *slot = to_val(*v);
+        }
+        Ok(())
+    })
+}
+
 impl Engine for WasmtimeEngine {
     type Module = wasmtime::Module;
     type Store<T: Send + 'static> = wasmtime::Store<StoreData<T>>;
@@ -235,6 +394,14 @@ impl Engine for WasmtimeEngine {
 
     fn name(&self) -> &'static str {
         "jit"
+    }
+
+    fn cache_stats(&self) -> Option<CacheStats> {
+        let cache = self.cache.as_ref()?;
+        Some(CacheStats {
+            hits: cache.cache_hits(),
+            misses: cache.cache_misses(),
+        })
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {
@@ -297,46 +464,50 @@ impl Engine for WasmtimeEngine {
         ty: &CoreFuncType,
         func: HostFunc<Self, T>,
     ) -> Self::Func {
-        let wt_ty = wasmtime::FuncType::new(
-            store.engine(),
-            ty.params.iter().copied().map(val_type),
-            ty.results.iter().copied().map(val_type),
-        );
-        wasmtime::Func::new_async(store, wt_ty, move |mut caller, params, results| {
-            let func = func.clone();
-            Box::new(async move {
-                let args = params.iter().map(from_val).collect::<Result<Vec<_>, _>>();
-                let args = args.map_err(|t| wasmtime::Error::new(HostTrap(t)))?;
-                let mut outs: Vec<CoreVal> = results.iter().map(|_| CoreVal::I32(0)).collect();
-                loop {
-                    let outcome = std::future::poll_fn(|cx| {
-                        let mut host = HostCaller {
-                            caller: &mut caller,
-                            cx,
-                        };
-                        Poll::Ready(func(&mut host, &args, &mut outs))
-                    })
-                    .await;
-                    match outcome {
-                        Ok(()) => break,
-                        Err(HostError::Trap(t)) => return Err(wasmtime::Error::new(HostTrap(t))),
-                        Err(HostError::Suspend(ready)) => {
-                            if caller.data().nested > 0 {
-                                return Err(wasmtime::Error::new(HostTrap(Trap::host(
-                                    "a host function cannot block inside a realloc, \
-                                     post-return, destructor or component-to-component call",
-                                ))));
-                            }
-                            ready.await;
-                        }
-                    }
-                }
-                for (slot, v) in results.iter_mut().zip(outs) {
-                    *slot = to_val(v);
-                }
-                Ok(())
-            })
+        let wt_ty = func_type(store.engine(), ty);
+        wasmtime::Func::new_async(store, wt_ty, move |caller, params, results| {
+            call_host(&func, caller, params, results)
         })
+    }
+
+    type FuncDefs<T: Send + 'static> = FuncDefs<T>;
+
+    fn define_funcs<T: Send + 'static>(
+        &self,
+        funcs: Vec<HostFuncDef<Self, T>>,
+    ) -> Result<FuncDefs<T>, Error> {
+        let mut linker = wasmtime::Linker::new(&self.engine);
+        let mut names = Vec::with_capacity(funcs.len());
+        for (i, def) in funcs.into_iter().enumerate() {
+            let name = i.to_string();
+            let func = def.func;
+            linker
+                .func_new_async(
+                    "",
+                    &name,
+                    func_type(&self.engine, &def.ty),
+                    move |caller, params, results| call_host(&func, caller, params, results),
+                )
+                .map_err(|e| Error::engine(format!("cannot define host function {i}: {e:#}")))?;
+            names.push(name);
+        }
+        Ok(FuncDefs { linker, names })
+    }
+
+    fn instantiate_funcs<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        defs: &FuncDefs<T>,
+        out: &mut Vec<Self::Func>,
+    ) -> Result<(), Error> {
+        out.reserve(defs.names.len());
+        for name in &defs.names {
+            match defs.linker.get(&mut *store, "", name) {
+                Ok(wasmtime::Extern::Func(f)) => out.push(f),
+                Ok(_) => unreachable!("only functions are defined"),
+                Err(e) => return Err(Error::engine(format!("{e:#}"))),
+            }
+        }
+        Ok(())
     }
 
     async fn instantiate<'a, T: Send + 'static>(
@@ -378,12 +549,12 @@ impl Engine for WasmtimeEngine {
         args: &'a [CoreVal],
         results: &'a mut [CoreVal],
     ) -> Result<(), Trap> {
-        let wargs: Vec<wasmtime::Val> = args.iter().copied().map(to_val).collect();
-        let mut outs = vec![wasmtime::Val::I32(0); results.len()];
+        let wargs = vals_of(args);
+        let mut outs = Vals::filled(results.len(), wasmtime::Val::I32(0));
         func.call_async(&mut *store, &wargs, &mut outs)
             .await
             .map_err(to_trap)?;
-        for (slot, v) in results.iter_mut().zip(&outs) {
+        for (slot, v) in results.iter_mut().zip(outs.iter()) {
             *slot = from_val(v)?;
         }
         Ok(())

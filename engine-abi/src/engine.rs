@@ -188,6 +188,91 @@ pub type HostFunc<E, T> = Arc<
         + Sync,
 >;
 
+/// A host function to define once, for every store of an engine: see
+/// [`Engine::define_funcs`].
+pub struct HostFuncDef<E: Engine, T> {
+    /// Its core signature.
+    pub ty: CoreFuncType,
+    /// Its body.
+    pub func: HostFunc<E, T>,
+}
+
+/// A small buffer of values that lives on the stack when it fits: the
+/// backends use it for a host call's arguments and results (as
+/// [`CoreVals`] and as their engine's own values), so a call with a few
+/// scalars allocates nothing.
+pub struct SmallVals<V> {
+    inline: [V; SMALL_VALS],
+    heap: Vec<V>,
+    len: usize,
+}
+
+/// How many values a [`SmallVals`] holds without allocating: the canonical
+/// ABI passes at most 16 flat parameters (plus a return pointer) to a
+/// lowered import, and returns at most one.
+pub const SMALL_VALS: usize = 18;
+
+/// Core values of a host call: see [`SmallVals`].
+pub type CoreVals = SmallVals<CoreVal>;
+
+impl<V: Clone> SmallVals<V> {
+    /// `n` copies of `zero`.
+    pub fn filled(n: usize, zero: V) -> Self {
+        let heap = if n > SMALL_VALS {
+            vec![zero.clone(); n]
+        } else {
+            Vec::new()
+        };
+        SmallVals {
+            inline: std::array::from_fn(|_| zero.clone()),
+            heap,
+            len: n,
+        }
+    }
+
+    /// The `n` values of `iter` (at most `n` are taken; `zero` fills the
+    /// rest); fails with the first error `iter` yields.
+    pub fn try_collect<Err>(
+        n: usize,
+        zero: V,
+        iter: impl Iterator<Item = Result<V, Err>>,
+    ) -> Result<Self, Err> {
+        let mut vals = Self::filled(n, zero);
+        for (slot, v) in vals.iter_mut().zip(iter) {
+            *slot = v?;
+        }
+        Ok(vals)
+    }
+}
+
+impl CoreVals {
+    /// `n` zeros.
+    pub fn zeros(n: usize) -> CoreVals {
+        SmallVals::filled(n, CoreVal::I32(0))
+    }
+}
+
+impl<V> std::ops::Deref for SmallVals<V> {
+    type Target = [V];
+    fn deref(&self) -> &[V] {
+        if self.len > SMALL_VALS {
+            &self.heap
+        } else {
+            &self.inline[..self.len]
+        }
+    }
+}
+
+impl<V> std::ops::DerefMut for SmallVals<V> {
+    fn deref_mut(&mut self) -> &mut [V] {
+        if self.len > SMALL_VALS {
+            &mut self.heap
+        } else {
+            &mut self.inline[..self.len]
+        }
+    }
+}
+
 /// A store-bound item: what a core module imports and exports.
 pub enum Extern<E: Engine> {
     /// A function.
@@ -264,6 +349,67 @@ impl Default for StoreLimits {
     }
 }
 
+/// What one store allocates at most: sizes an engine's instance pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Core instances.
+    pub instances: u32,
+    /// Linear memories defined (not imported) by those instances.
+    pub memories: u32,
+    /// Tables defined by those instances.
+    pub tables: u32,
+    /// The most memories one core module defines.
+    pub memories_per_module: u32,
+    /// The most tables one core module defines.
+    pub tables_per_module: u32,
+    /// The largest initial size of one table.
+    pub table_elements: u64,
+}
+
+/// An instance pool: memories, tables, instances and stacks allocated once,
+/// when the engine starts, and reused by every store. Stores then cost no
+/// `mmap`/`munmap`, and memories start from copy-on-write images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Stores alive at once (requests in flight).
+    pub max_stores: u32,
+    /// What each store allocates (see `Component::footprint`).
+    pub per_store: Footprint,
+    /// Largest size of one linear memory, in bytes.
+    pub max_memory_bytes: usize,
+    /// Largest number of elements of one table.
+    pub max_table_elements: usize,
+}
+
+impl PoolConfig {
+    /// Fibers (native stacks) each store may use at once: its call, and the
+    /// nested calls a host function makes (a realloc, a destructor, a
+    /// component-to-component call and what that one calls).
+    pub const STACKS_PER_STORE: u32 = 4;
+}
+
+/// What a compile cache did: see [`Engine::cache_stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Modules loaded from the cache.
+    pub hits: usize,
+    /// Modules compiled, because the cache had no usable entry for them
+    /// (none yet, or one that was stale or corrupt, which is ignored).
+    pub misses: usize,
+}
+
+/// How to build an engine. A backend uses what applies to it: the
+/// interpreter allocates on demand and compiles nothing, so it ignores both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Preallocate an instance pool (`None`: allocate per store).
+    pub pool: Option<PoolConfig>,
+    /// Keep compiled code in this directory, keyed by the module's bytes
+    /// and the engine's configuration, so a restart does not recompile
+    /// (`None`: no cache).
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
 /// A core-wasm engine.
 ///
 /// Handles (`Func`, `Memory`, …) are plain `Copy` values owned by a store;
@@ -288,6 +434,13 @@ pub trait Engine: Clone + Send + Sync + 'static {
     /// A short name for logs: `jit` or `interp`.
     fn name(&self) -> &'static str;
 
+    /// How many modules this engine loaded from its compile cache and how
+    /// many it compiled (and stored there) since it started; `None` when it
+    /// has no cache.
+    fn cache_stats(&self) -> Option<CacheStats> {
+        None
+    }
+
     /// Compile (or, for an interpreter, validate and translate) a module.
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error>;
 
@@ -301,11 +454,34 @@ pub trait Engine: Clone + Send + Sync + 'static {
     fn data_mut<T: Send + 'static>(store: &mut Self::Store<T>) -> &mut T;
 
     /// Define `func` in `store` with signature `ty`.
+    ///
+    /// This costs a type registration and an allocation per store; for
+    /// functions every store needs, [`Engine::define_funcs`] once and
+    /// [`Engine::instantiate_funcs`] per store is the fast path.
     fn host_func<T: Send + 'static>(
         store: &mut Self::Store<T>,
         ty: &CoreFuncType,
         func: HostFunc<Self, T>,
     ) -> Self::Func;
+
+    /// Host functions defined once for every store of this engine (the
+    /// pre-link step), with their types registered and their closures
+    /// shared, so that a store pays only for a handle to each.
+    type FuncDefs<T: Send + 'static>: Send + Sync + 'static;
+
+    /// Define `funcs` once, for many stores.
+    fn define_funcs<T: Send + 'static>(
+        &self,
+        funcs: Vec<HostFuncDef<Self, T>>,
+    ) -> Result<Self::FuncDefs<T>, Error>;
+
+    /// Handles in `store` to every function of `defs`, in the order they
+    /// were defined, appended to `out`.
+    fn instantiate_funcs<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        defs: &Self::FuncDefs<T>,
+        out: &mut Vec<Self::Func>,
+    ) -> Result<(), Error>;
 
     /// Instantiate `module` with `imports` given in the module's import order.
     /// Runs the module's start function, if any.

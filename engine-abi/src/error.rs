@@ -150,6 +150,9 @@ pub enum ErrorKind {
     Trap,
     /// The engine failed for a reason of its own (compilation, resources).
     Engine,
+    /// The engine is out of the capacity it set aside (an instance pool is
+    /// full): nothing is wrong with the guest, and a later try may succeed.
+    Busy,
 }
 
 /// The error type of the component host.
@@ -196,6 +199,17 @@ impl Error {
     /// An engine failure.
     pub fn engine(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Engine, message)
+    }
+
+    /// A [`ErrorKind::Busy`] error.
+    pub fn busy(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Busy, message)
+    }
+
+    /// Whether the engine was out of preallocated capacity
+    /// ([`ErrorKind::Busy`]).
+    pub fn is_busy(&self) -> bool {
+        self.0.kind == ErrorKind::Busy
     }
 
     /// What kind of error this is.

@@ -14,5 +14,7 @@ pub mod error;
 pub mod names;
 pub mod types;
 
-pub use component::{Component, Func, ImportItem, Instance, InstancePre, Linker, Store};
+pub use component::{
+    Component, Func, ImportItem, Instance, InstancePre, Linker, Store, footprint_of,
+};
 pub use error::{Error, ErrorKind, Result, Trap, TrapKind};

@@ -163,6 +163,9 @@ impl<E: Engine> Clone for Handler<E> {
 enum Outcome {
     Returned,
     Failed,
+    /// The engine had no room for another instance (a full instance
+    /// pool): the guest never ran.
+    Busy,
 }
 
 impl<E: Engine> Handler<E> {
@@ -251,6 +254,7 @@ impl<E: Engine> Handler<E> {
                             "the component returned without setting a response"
                         }
                         Ok(Outcome::Failed) => "the component failed",
+                        Ok(Outcome::Busy) => return busy_response(),
                         Err(_) => "the component's task failed",
                     };
                     failure_response(why.to_string())
@@ -339,12 +343,12 @@ impl<E: Engine> Handler<E> {
             ..StoreLimits::default()
         };
         let mut store = Store::with_limits(&self.engine, state, limits);
+        let mut busy = false;
         let call = async {
-            let instance = self
-                .pre
-                .instantiate(&mut store)
-                .await
-                .map_err(|e| format!("instantiation failed: {e}"))?;
+            let instance = self.pre.instantiate(&mut store).await.map_err(|e| {
+                busy = e.is_busy();
+                format!("instantiation failed: {e}")
+            })?;
             let func = instance
                 .func(&store, HANDLE_EXPORT)
                 .ok_or_else(|| format!("no export {HANDLE_EXPORT}"))?;
@@ -374,6 +378,10 @@ impl<E: Engine> Handler<E> {
             None => call.await,
         };
         let set = store.data().response_set;
+        if busy {
+            tracing::warn!("{}: responding 503", result.err().unwrap_or_default());
+            return Outcome::Busy;
+        }
         match result {
             Ok(()) => {
                 if !set {
@@ -413,6 +421,27 @@ fn failure_response(reason: String) -> http::Response<Body> {
         http::HeaderValue::from_static("text/plain"),
     );
     r.extensions_mut().insert(GuestFailure { reason });
+    r
+}
+
+/// The answer when the engine has no room for another instance: 503, so a
+/// client (or a load balancer) retries elsewhere or later.
+fn busy_response() -> http::Response<Body> {
+    let mut r = http::Response::new(Body::from(
+        "503 service unavailable: the server is at its instance limit\n",
+    ));
+    *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    r.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
+    r.extensions_mut().insert(GuestFailure {
+        reason: "the engine had no room for another instance".into(),
+    });
     r
 }
 

@@ -11,8 +11,15 @@ use std::time::Duration;
 
 use crate::http::{Conn, get, tls_upstream};
 
+/// The binary, with its default compile cache under `target/` rather than
+/// the user's home.
 fn cohost() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_cohost"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cohost"));
+    cmd.env(
+        "XDG_CACHE_HOME",
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-cache"),
+    );
+    cmd
 }
 
 fn fixture_path(name: &str) -> PathBuf {
@@ -263,6 +270,99 @@ fn request_output_and_exit_codes() {
             "{engine}: {stderr}"
         );
     }
+}
+
+/// The jit's compile cache: the first start compiles and stores every core
+/// module, the next loads them all; entries made unusable (garbage, or cut
+/// short) are ignored with a warning and compiled again, never trusted;
+/// `--no-cache` neither reads nor writes.
+#[test]
+fn compile_cache() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-cache-cli");
+    let _ = std::fs::remove_dir_all(&dir);
+    let request = |extra: &[&str]| {
+        let out = cohost()
+            .args(["request", "-v", "--engine", "jit", "--cache-dir"])
+            .arg(&dir)
+            .args(extra)
+            .arg(fixture_path("rust-http.wasm"))
+            .arg("/status/201")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("HTTP/1.1 201"), "{stderr}");
+        stderr
+    };
+    let cache_files = || -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        let mut dirs = vec![dir.clone()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if !p.to_string_lossy().ends_with(".stats") {
+                    files.push(p);
+                }
+            }
+        }
+        files
+    };
+
+    let first = request(&[]);
+    assert!(first.contains("compiled and cached, 0 loaded"), "{first}");
+    let entries = cache_files();
+    assert!(!entries.is_empty(), "nothing written to {}", dir.display());
+
+    let second = request(&[]);
+    assert!(
+        second.contains("core modules loaded from the compile cache"),
+        "{second}"
+    );
+
+    // Garbage where the compressed code was, and an entry cut in half.
+    std::fs::write(&entries[0], b"not a cache entry").unwrap();
+    for e in &entries[1..] {
+        let bytes = std::fs::read(e).unwrap();
+        std::fs::write(e, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let third = request(&[]);
+    assert!(third.contains("compiled and cached, 0 loaded"), "{third}");
+    assert!(
+        third.contains("WARN"),
+        "no warning about the bad entry: {third}"
+    );
+
+    let _ = std::fs::remove_dir_all(&dir);
+    let uncached = request(&["--no-cache"]);
+    assert!(uncached.contains("loaded in"), "{uncached}");
+    assert!(cache_files().is_empty(), "--no-cache wrote to the cache");
+}
+
+/// `cohost serve` on the jit reserves an instance pool sized from the
+/// component and `--max-concurrency` and serves from it; `--no-pooling`
+/// allocates per request. Both answer alike.
+#[test]
+fn serve_with_and_without_a_pool() {
+    let pooled = ServeProcess::start("jit", "rust-http.wasm", &["--max-concurrency", "8"]);
+    let plain = ServeProcess::start("jit", "rust-http.wasm", &["--no-pooling"]);
+    for s in [&pooled, &plain] {
+        for _ in 0..20 {
+            let r = get(s.addr, "/status/202");
+            assert_eq!(r.status, 202);
+        }
+    }
+    let log = pooled.stderr();
+    assert!(
+        log.contains("instance pool for 8 requests at once"),
+        "{log}"
+    );
+    assert!(
+        !plain.stderr().contains("instance pool"),
+        "{}",
+        plain.stderr()
+    );
 }
 
 /// Bad input to the CLI: a one-line error and a non-zero exit, no panic.

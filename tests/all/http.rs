@@ -333,6 +333,10 @@ fn status<E: Engine>(e: E) {
 
 fn stream_large<E: Engine>(e: E) {
     let s = serve(e, "rust-http.wasm");
+    stream_large_on(&s);
+}
+
+fn stream_large_on(s: &TestServer) {
     let r = get(s.addr, "/stream/1000000");
     assert_eq!(r.status, 200);
     assert!(r.complete);
@@ -745,6 +749,52 @@ fn concurrency_cap<E: Engine>(e: E) {
     assert_eq!(get(s.addr, "/status/200").status, 503);
     assert_eq!(slow.join().unwrap(), 200);
     assert_eq!(get(s.addr, "/status/200").status, 200);
+}
+
+/// The JIT with an instance pool, as `cohost serve` runs it: requests up to
+/// the pool's size run at once; past it, instantiation fails and the client
+/// gets a 503 with `retry-after` (the guest is not at fault), the pool is
+/// not corrupted, and later requests are served from it again.
+#[test]
+fn pooled_jit() {
+    let bytes = fixture("rust-http.wasm");
+    let config = engine_abi::engine::EngineConfig {
+        pool: Some(engine_abi::engine::PoolConfig {
+            max_stores: 4,
+            per_store: engine_abi::footprint_of(&bytes).unwrap(),
+            max_memory_bytes: Config::DEFAULT_MAX_MEMORY_BYTES,
+            max_table_elements: 10_000,
+        }),
+        cache_dir: None,
+    };
+    let engine = backend_wasmtime::WasmtimeEngine::with_config(&config).unwrap();
+    let handler = Handler::new(&engine, &bytes, Config::default()).unwrap();
+    let s = serve_handler(handler, ServerConfig::default());
+    let at_once = |n: usize| -> Vec<Response> {
+        let threads: Vec<_> = (0..n)
+            .map(|_| {
+                let addr = s.addr;
+                std::thread::spawn(move || get(addr, "/sleep/300"))
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    };
+    for r in at_once(4) {
+        assert_eq!((r.status, r.text().as_str()), (200, "slept 300"));
+    }
+    let over = at_once(10);
+    let failed: Vec<&Response> = over.iter().filter(|r| r.status != 200).collect();
+    assert!(!failed.is_empty(), "10 requests fit a pool of 4");
+    assert!(over.iter().filter(|r| r.status == 200).count() >= 4);
+    for r in failed {
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert!(r.text().contains("instance limit"), "{}", r.text());
+        assert_eq!(r.header("retry-after"), Some("1"));
+    }
+    for _ in 0..50 {
+        assert_eq!(get(s.addr, "/status/204").status, 204);
+    }
+    stream_large_on(&s);
 }
 
 #[test]

@@ -62,7 +62,24 @@ impl Reference {
     /// Compile `bytes` on `backend` and link it against wasmtime-wasi and
     /// wasmtime-wasi-http.
     pub fn new(bytes: &[u8], backend: Backend) -> Reference {
+        Self::with_config(bytes, backend, wasmtime::Config::new())
+    }
+
+    /// As [`Reference::new`], with wasmtime's pooling allocator sized as
+    /// `wasmtime serve` sizes it by default: how `wasmtime serve` runs.
+    #[allow(
+        dead_code,
+        reason = "used by benches/http.rs, which includes this file"
+    )]
+    pub fn pooled(bytes: &[u8], backend: Backend) -> Reference {
         let mut config = wasmtime::Config::new();
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+            wasmtime::PoolingAllocationConfig::default(),
+        ));
+        Self::with_config(bytes, backend, config)
+    }
+
+    fn with_config(bytes: &[u8], backend: Backend, mut config: wasmtime::Config) -> Reference {
         if let Backend::Pulley = backend {
             config.target("pulley64").expect("pulley64 is a target");
         }

@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::abi::Val;
-use crate::engine::{Caller, CoreVal, Engine, Extern, HostError, HostFunc, StoreLimits};
+use crate::engine::{
+    Caller, CoreVal, Engine, Extern, Footprint, HostError, HostFunc, HostFuncDef, StoreLimits,
+};
 use crate::error::{Error, Result, Trap};
 use crate::names::{semver_compatible, semver_track};
 use crate::types::{FuncType, ResourceType};
@@ -43,8 +45,10 @@ impl<E: Engine> Clone for Component<E> {
 }
 
 pub(crate) struct ComponentInner<E: Engine> {
+    engine: E,
     modules: Vec<E::Module>,
     plan: PlanBody,
+    footprint: Footprint,
 }
 
 /// An import of a component: a function or a resource type the host must
@@ -87,7 +91,12 @@ impl<E: Engine> Component<E> {
             modules.push(module);
         }
         Ok(Component {
-            inner: Arc::new(ComponentInner { modules, plan }),
+            inner: Arc::new(ComponentInner {
+                engine: engine.clone(),
+                modules,
+                footprint: footprint(&parsed.modules, &plan),
+                plan,
+            }),
         })
     }
 
@@ -129,6 +138,11 @@ impl<E: Engine> Component<E> {
         out
     }
 
+    /// What one instance of this component allocates.
+    pub fn footprint(&self) -> Footprint {
+        self.inner.footprint
+    }
+
     /// How many core modules and core instances the component has.
     pub fn core_counts(&self) -> (usize, usize) {
         (
@@ -136,6 +150,30 @@ impl<E: Engine> Component<E> {
             self.inner.plan.instantiations.len(),
         )
     }
+}
+
+/// What one instance of `bytes` (a component) allocates, read without
+/// compiling it: to size an engine's instance pool before compiling.
+pub fn footprint_of(bytes: &[u8]) -> Result<Footprint> {
+    let parsed = parse::parse(bytes)?;
+    let plan = plan::plan(&parsed)?;
+    Ok(footprint(&parsed.modules, &plan))
+}
+
+fn footprint(modules: &[parse::ModuleDef], plan: &PlanBody) -> Footprint {
+    let mut f = Footprint {
+        instances: plan.instantiations.len() as u32,
+        ..Footprint::default()
+    };
+    for inst in &plan.instantiations {
+        let m = modules[inst.module].footprint;
+        f.memories += m.memories;
+        f.tables += m.tables;
+        f.memories_per_module = f.memories_per_module.max(m.memories);
+        f.tables_per_module = f.tables_per_module.max(m.tables);
+        f.table_elements = f.table_elements.max(m.table_elements);
+    }
+    f
 }
 
 /// A dynamically typed host function: the store's data and the lifted
@@ -171,7 +209,7 @@ impl<D> Clone for HostImpl<D> {
     }
 }
 
-struct HostFuncDef<D> {
+struct LinkerFunc<D> {
     ty: FuncType,
     func: HostImpl<D>,
 }
@@ -179,7 +217,7 @@ struct HostFuncDef<D> {
 /// The host's side of linking: the functions and resource types it provides,
 /// by interface and name.
 pub struct Linker<D> {
-    funcs: HashMap<(String, String), HostFuncDef<D>>,
+    funcs: HashMap<(String, String), LinkerFunc<D>>,
     resources: HashMap<ResourceType, Option<HostDtor<D>>>,
 }
 
@@ -224,7 +262,7 @@ impl<D: Send + 'static> Linker<D> {
     ) {
         self.funcs.insert(
             (semver_track(interface), name.to_string()),
-            HostFuncDef {
+            LinkerFunc {
                 ty,
                 func: HostImpl::Dynamic(Arc::new(func)),
             },
@@ -268,7 +306,7 @@ impl<D: Send + 'static> Linker<D> {
         });
         self.funcs.insert(
             (semver_track(interface), name.to_string()),
-            HostFuncDef {
+            LinkerFunc {
                 ty,
                 func: HostImpl::Typed(typed),
             },
@@ -316,12 +354,27 @@ impl<D: Send + 'static> Linker<D> {
             .iter()
             .filter_map(|(t, d)| Some((t.clone(), d.clone()?)))
             .collect();
+        // The pre-link step: every trampoline is defined once, for every
+        // store, and finds its instance through the store's data.
+        let id = NEXT_PRE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let defs = plan
+            .trampolines
+            .iter()
+            .enumerate()
+            .map(|(t, trampoline)| HostFuncDef {
+                ty: trampoline.core_type(plan),
+                func: trampoline_func::<E, D>(move |data| runtime::instance_of(data, id), t),
+            })
+            .collect();
+        let funcs = component.inner.engine.define_funcs(defs)?;
         Ok(InstancePre {
             inner: Arc::new(InstancePreInner {
+                id,
                 component: component.clone(),
                 plan: PlanRef(component.inner.clone()),
                 host_funcs,
                 host_dtors,
+                funcs,
             }),
         })
     }
@@ -355,11 +408,11 @@ impl<E: Engine> std::ops::Deref for PlanRef<E> {
 }
 
 /// A component linked against a host, ready to instantiate many times.
-pub struct InstancePre<E: Engine, D> {
+pub struct InstancePre<E: Engine, D: Send + 'static> {
     inner: Arc<InstancePreInner<E, D>>,
 }
 
-impl<E: Engine, D> Clone for InstancePre<E, D> {
+impl<E: Engine, D: Send + 'static> Clone for InstancePre<E, D> {
     fn clone(&self) -> Self {
         InstancePre {
             inner: self.inner.clone(),
@@ -367,11 +420,33 @@ impl<E: Engine, D> Clone for InstancePre<E, D> {
     }
 }
 
-pub(crate) struct InstancePreInner<E: Engine, D> {
+static NEXT_PRE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The host function of trampoline `t`, finding its runtime instance in the
+/// store's data with `rt`.
+fn trampoline_func<E: Engine, D: Send + 'static>(
+    rt: impl Fn(&StoreData<E, D>) -> std::result::Result<usize, Trap> + Send + Sync + 'static,
+    t: usize,
+) -> HostFunc<E, StoreData<E, D>> {
+    Arc::new(
+        move |caller: &mut dyn Caller<E, StoreData<E, D>>,
+              args: &[CoreVal],
+              results: &mut [CoreVal]| {
+            let rt = rt(caller.data())?;
+            runtime::run_trampoline(caller, rt, t, args, results)
+        },
+    )
+}
+
+pub(crate) struct InstancePreInner<E: Engine, D: Send + 'static> {
+    /// Tells this pre's instances apart in a store.
+    pub(crate) id: u64,
     component: Component<E>,
     pub(crate) plan: PlanRef<E>,
     pub(crate) host_funcs: Vec<HostImpl<D>>,
     pub(crate) host_dtors: HashMap<ResourceType, HostDtor<D>>,
+    /// The plan's trampolines, defined once.
+    funcs: E::FuncDefs<StoreData<E, D>>,
 }
 
 impl<E: Engine, D: Send + 'static> InstancePre<E, D> {
@@ -385,10 +460,18 @@ impl<E: Engine, D: Send + 'static> InstancePre<E, D> {
         let pre = &self.inner;
         let plan = &pre.plan;
         let rt = E::data(&store.inner).instances.len();
+        // The shared trampolines find their instance by this pre's id, so a
+        // second instance of the same pre in one store gets its own (the
+        // slow path: one host function per trampoline, made here).
+        let shared = !E::data(&store.inner)
+            .instances
+            .iter()
+            .any(|i| i.pre.id == pre.id);
         E::data_mut(&mut store.inner)
             .instances
             .push(RuntimeInstance {
                 pre: pre.clone(),
+                shared_funcs: shared,
                 core_instances: Vec::with_capacity(plan.instantiations.len()),
                 trampolines: Vec::with_capacity(plan.trampolines.len()),
                 options: Vec::new(),
@@ -399,20 +482,17 @@ impl<E: Engine, D: Send + 'static> InstancePre<E, D> {
                 ready: false,
                 poisoned: false,
             });
-        for (t, trampoline) in plan.trampolines.iter().enumerate() {
-            let ty = trampoline.core_type(plan);
-            let func: HostFunc<E, StoreData<E, D>> = Arc::new(
-                move |caller: &mut dyn Caller<E, StoreData<E, D>>,
-                      args: &[CoreVal],
-                      results: &mut [CoreVal]| {
-                    runtime::run_trampoline(caller, rt, t, args, results)
-                },
-            );
-            let f = E::host_func(&mut store.inner, &ty, func);
-            E::data_mut(&mut store.inner).instances[rt]
-                .trampolines
-                .push(f);
+        let mut trampolines = Vec::with_capacity(plan.trampolines.len());
+        if shared {
+            E::instantiate_funcs(&mut store.inner, &pre.funcs, &mut trampolines)?;
+        } else {
+            for (t, trampoline) in plan.trampolines.iter().enumerate() {
+                let ty = trampoline.core_type(plan);
+                let func = trampoline_func::<E, D>(move |_| Ok(rt), t);
+                trampolines.push(E::host_func(&mut store.inner, &ty, func));
+            }
         }
+        E::data_mut(&mut store.inner).instances[rt].trampolines = trampolines;
         let mut imports = Vec::new();
         for inst in &plan.instantiations {
             imports.clear();

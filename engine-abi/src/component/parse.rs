@@ -18,6 +18,18 @@ pub(crate) struct ModuleDef {
     pub range: Range<usize>,
     /// `(module, name, kind)` of each import, in the module's order.
     pub imports: Vec<(String, String, ExternalKind)>,
+    /// What one instance of it allocates.
+    pub footprint: ModuleFootprint,
+}
+
+/// What one instance of a core module allocates: the memories and tables
+/// it defines (not imports).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ModuleFootprint {
+    pub memories: u32,
+    pub tables: u32,
+    /// The largest initial size of a table it defines.
+    pub table_elements: u64,
 }
 
 /// One definition of a component, in binary order.
@@ -122,6 +134,7 @@ enum Frame {
         start: usize,
         end: usize,
         imports: Vec<(String, String, ExternalKind)>,
+        footprint: ModuleFootprint,
     },
     Component {
         def: Box<ComponentDef>,
@@ -192,10 +205,16 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
                     return Err(Error::invalid("component is truncated"));
                 }
                 match frame {
-                    Some(Frame::Module { start, imports, .. }) => {
+                    Some(Frame::Module {
+                        start,
+                        imports,
+                        footprint,
+                        ..
+                    }) => {
                         modules.push(ModuleDef {
                             range: start..offset,
                             imports,
+                            footprint,
                         });
                         let idx = modules.len() - 1;
                         if let Some(Frame::Component { def, .. }) = frames.last_mut() {
@@ -234,6 +253,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
                         start: payload_start,
                         end,
                         imports: Vec::new(),
+                        footprint: ModuleFootprint::default(),
                     }),
                     wasmparser::Encoding::Component => frames.push(Frame::Component {
                         def: Box::new(ComponentDef {
@@ -253,6 +273,20 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
                             import.name.to_string(),
                             kind_of(&import.ty),
                         ));
+                    }
+                }
+            }
+            Payload::MemorySection(reader) => {
+                if let Some(Frame::Module { footprint, .. }) = current {
+                    footprint.memories += reader.count();
+                }
+            }
+            Payload::TableSection(reader) => {
+                if let Some(Frame::Module { footprint, .. }) = current {
+                    for table in reader {
+                        let table = table.map_err(invalid)?;
+                        footprint.tables += 1;
+                        footprint.table_elements = footprint.table_elements.max(table.ty.initial);
                     }
                 }
             }

@@ -13,7 +13,7 @@ use crate::types::ResourceType;
 
 /// The data of a cohost store: the embedder's `D` and the running
 /// component instances.
-pub struct StoreData<E: Engine, D> {
+pub struct StoreData<E: Engine, D: Send + 'static> {
     pub(crate) data: D,
     pub(crate) instances: Vec<RuntimeInstance<E, D>>,
 }
@@ -40,8 +40,11 @@ impl<E: Engine> Clone for ResolvedOptions<E> {
 }
 
 /// One instantiated component in a store.
-pub(crate) struct RuntimeInstance<E: Engine, D> {
+pub(crate) struct RuntimeInstance<E: Engine, D: Send + 'static> {
     pub pre: Arc<InstancePreInner<E, D>>,
+    /// Whether its trampolines are the pre's shared ones, which find this
+    /// instance by the pre's id ([`instance_of`]).
+    pub shared_funcs: bool,
     pub core_instances: Vec<E::Instance>,
     pub trampolines: Vec<E::Func>,
     pub options: Vec<ResolvedOptions<E>>,
@@ -62,7 +65,19 @@ pub(crate) struct RuntimeInstance<E: Engine, D> {
 
 type Cx<'c, E, D> = &'c mut dyn Caller<E, StoreData<E, D>>;
 
-impl<E: Engine, D> RuntimeInstance<E, D> {
+/// The runtime instance of the pre `id` whose trampolines are the shared
+/// ones: at most one per store.
+pub(crate) fn instance_of<E: Engine, D: Send + 'static>(
+    data: &StoreData<E, D>,
+    id: u64,
+) -> Result<usize, Trap> {
+    data.instances
+        .iter()
+        .position(|i| i.shared_funcs && i.pre.id == id)
+        .ok_or_else(|| Trap::host("a trampoline was called in a store without its instance"))
+}
+
+impl<E: Engine, D: Send + 'static> RuntimeInstance<E, D> {
     /// Enter the instances a call from `caller` into `callee` enters, or
     /// trap if one of them is already entered.
     pub fn enter(&mut self, caller: Option<u32>, callee: u32) -> Result<Vec<u32>, Trap> {
