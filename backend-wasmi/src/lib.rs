@@ -271,7 +271,9 @@ wasmi_caller!(&mut wasmi::Store<StoreData<T>>);
 /// shared. wasmi has no public way to put a [`wasmi::Linker`]'s functions
 /// in a store without instantiating through it, so each store gets a
 /// [`wasmi::Func`] per function around the shared body.
-pub struct FuncDefs<T: Send + 'static>(Vec<(wasmi::FuncType, HostFunc<WasmiEngine, T>)>);
+pub struct FuncDefs<T: Send + 'static>(
+    Vec<(CoreFuncType, wasmi::FuncType, HostFunc<WasmiEngine, T>)>,
+);
 
 fn func_type(ty: &CoreFuncType) -> wasmi::FuncType {
     wasmi::FuncType::new(
@@ -280,43 +282,158 @@ fn func_type(ty: &CoreFuncType) -> wasmi::FuncType {
     )
 }
 
-/// A wasmi function around `func`: runs it; if it asks to suspend, parks
-/// its readiness and arguments in the store and makes the call resumable.
+/// Run host function `func` with `args`, returning its `n` results; if it
+/// asks to suspend, park its readiness and arguments in the store and fail
+/// with the marker that makes the guest's call resumable.
+fn run_host<T: Send + 'static>(
+    func: &HostFunc<WasmiEngine, T>,
+    caller: &mut wasmi::Caller<'_, StoreData<T>>,
+    args: &[CoreVal],
+    n: usize,
+) -> Result<CoreVals, wasmi::Error> {
+    let mut outs = CoreVals::zeros(n);
+    match func(&mut WasmiCaller(&mut *caller), args, &mut outs) {
+        Ok(()) => Ok(outs),
+        Err(HostError::Trap(t)) => Err(wasmi::Error::host(HostTrap(t))),
+        Err(HostError::Suspend(ready)) => {
+            let data = caller.data_mut();
+            if data.nested > 0 {
+                return Err(wasmi::Error::host(HostTrap(Trap::host(
+                    "a host function cannot block inside a realloc, \
+                     post-return, destructor or component-to-component call",
+                ))));
+            }
+            data.pending = Some(Pending {
+                ready,
+                func: func.clone(),
+                args: args.to_vec(),
+            });
+            Err(wasmi::Error::host(Suspended))
+        }
+    }
+}
+
+/// A wasmi function around `func` with signature `core`.
+///
+/// wasmi's dynamically typed host functions ([`wasmi::Func::new`]) clone a
+/// buffer of parameters on every call, an allocation; its statically typed
+/// ones ([`wasmi::Func::wrap`]) do not. So the signatures lowered imports
+/// have (handles, pointers, lengths and 64-bit integers, up to a result)
+/// get a statically typed wrapper each: every sequence of up to four
+/// `i32`/`i64` parameters and up to ten `i32`s, returning nothing, an `i32`
+/// or an `i64`. Anything else takes the dynamic path.
 fn new_func<T: Send + 'static>(
     store: &mut wasmi::Store<StoreData<T>>,
+    core: &CoreFuncType,
     ty: wasmi::FuncType,
     func: HostFunc<WasmiEngine, T>,
 ) -> wasmi::Func {
+    if let Some(f) = wrap_static(store, core, &func) {
+        return f;
+    }
     wasmi::Func::new(store, ty, move |mut caller, params, results| {
         let args =
             CoreVals::try_collect(params.len(), CoreVal::I32(0), params.iter().map(from_val))
                 .map_err(|t| wasmi::Error::host(HostTrap(t)))?;
-        let mut outs = CoreVals::zeros(results.len());
-        match func(&mut WasmiCaller(&mut caller), &args, &mut outs) {
-            Ok(()) => {
-                for (slot, v) in results.iter_mut().zip(outs.iter()) {
-                    *slot = to_val(*v);
-                }
-                Ok(())
-            }
-            Err(HostError::Trap(t)) => Err(wasmi::Error::host(HostTrap(t))),
-            Err(HostError::Suspend(ready)) => {
-                let data = caller.data_mut();
-                if data.nested > 0 {
-                    return Err(wasmi::Error::host(HostTrap(Trap::host(
-                        "a host function cannot block inside a realloc, \
-                         post-return, destructor or component-to-component call",
-                    ))));
-                }
-                data.pending = Some(Pending {
-                    ready,
-                    func: func.clone(),
-                    args: args.to_vec(),
-                });
-                Err(wasmi::Error::host(Suspended))
-            }
+        let outs = run_host(&func, &mut caller, &args, results.len())?;
+        for (slot, v) in results.iter_mut().zip(outs.iter()) {
+            *slot = to_val(*v);
         }
+        Ok(())
     })
+}
+
+macro_rules! core_type {
+    (i32) => {
+        CoreType::I32
+    };
+    (i64) => {
+        CoreType::I64
+    };
+}
+
+macro_rules! core_val {
+    (i32, $v:expr) => {
+        CoreVal::I32($v)
+    };
+    (i64, $v:expr) => {
+        CoreVal::I64($v)
+    };
+}
+
+/// The statically typed wrappers of [`new_func`], one per listed parameter
+/// sequence and per result (none, `i32`, `i64`).
+macro_rules! wrap_static {
+    ($store:ident, $core:ident, $func:ident; $([$($p:ident: $t:ident),*]),* $(,)?) => {
+        match ($core.params.as_slice(), $core.results.as_slice()) {
+            $(
+                ([$(core_type!($t)),*], []) => {
+                    let func = $func.clone();
+                    Some(wasmi::Func::wrap(
+                        $store,
+                        move |mut caller: wasmi::Caller<'_, StoreData<T>>, $($p: $t),*|
+                              -> Result<(), wasmi::Error> {
+                            run_host(&func, &mut caller, &[$(core_val!($t, $p)),*], 0).map(drop)
+                        },
+                    ))
+                }
+                ([$(core_type!($t)),*], [CoreType::I32]) => {
+                    let func = $func.clone();
+                    Some(wasmi::Func::wrap(
+                        $store,
+                        move |mut caller: wasmi::Caller<'_, StoreData<T>>, $($p: $t),*|
+                              -> Result<i32, wasmi::Error> {
+                            let outs =
+                                run_host(&func, &mut caller, &[$(core_val!($t, $p)),*], 1)?;
+                            outs[0].i32().map_err(|t| wasmi::Error::host(HostTrap(t)))
+                        },
+                    ))
+                }
+                ([$(core_type!($t)),*], [CoreType::I64]) => {
+                    let func = $func.clone();
+                    Some(wasmi::Func::wrap(
+                        $store,
+                        move |mut caller: wasmi::Caller<'_, StoreData<T>>, $($p: $t),*|
+                              -> Result<i64, wasmi::Error> {
+                            let outs =
+                                run_host(&func, &mut caller, &[$(core_val!($t, $p)),*], 1)?;
+                            outs[0].i64().map_err(|t| wasmi::Error::host(HostTrap(t)))
+                        },
+                    ))
+                }
+            )*
+            _ => None,
+        }
+    };
+}
+
+fn wrap_static<T: Send + 'static>(
+    store: &mut wasmi::Store<StoreData<T>>,
+    core: &CoreFuncType,
+    func: &HostFunc<WasmiEngine, T>,
+) -> Option<wasmi::Func> {
+    wrap_static!(store, core, func;
+        [],
+        [a: i32], [a: i64],
+        [a: i32, b: i32], [a: i32, b: i64], [a: i64, b: i32], [a: i64, b: i64],
+        [a: i32, b: i32, c: i32], [a: i32, b: i32, c: i64], [a: i32, b: i64, c: i32],
+        [a: i32, b: i64, c: i64], [a: i64, b: i32, c: i32], [a: i64, b: i32, c: i64],
+        [a: i64, b: i64, c: i32], [a: i64, b: i64, c: i64],
+        [a: i32, b: i32, c: i32, d: i32], [a: i32, b: i32, c: i32, d: i64],
+        [a: i32, b: i32, c: i64, d: i32], [a: i32, b: i32, c: i64, d: i64],
+        [a: i32, b: i64, c: i32, d: i32], [a: i32, b: i64, c: i32, d: i64],
+        [a: i32, b: i64, c: i64, d: i32], [a: i32, b: i64, c: i64, d: i64],
+        [a: i64, b: i32, c: i32, d: i32], [a: i64, b: i32, c: i32, d: i64],
+        [a: i64, b: i32, c: i64, d: i32], [a: i64, b: i32, c: i64, d: i64],
+        [a: i64, b: i64, c: i32, d: i32], [a: i64, b: i64, c: i32, d: i64],
+        [a: i64, b: i64, c: i64, d: i32], [a: i64, b: i64, c: i64, d: i64],
+        [a: i32, b: i32, c: i32, d: i32, e: i32],
+        [a: i32, b: i32, c: i32, d: i32, e: i32, f: i32],
+        [a: i32, b: i32, c: i32, d: i32, e: i32, f: i32, g: i32],
+        [a: i32, b: i32, c: i32, d: i32, e: i32, f: i32, g: i32, h: i32],
+        [a: i32, b: i32, c: i32, d: i32, e: i32, f: i32, g: i32, h: i32, i: i32],
+        [a: i32, b: i32, c: i32, d: i32, e: i32, f: i32, g: i32, h: i32, i: i32, j: i32],
+    )
 }
 
 impl Engine for WasmiEngine {
@@ -373,7 +490,7 @@ impl Engine for WasmiEngine {
         ty: &CoreFuncType,
         func: HostFunc<Self, T>,
     ) -> Self::Func {
-        new_func(store, func_type(ty), func)
+        new_func(store, ty, func_type(ty), func)
     }
 
     type FuncDefs<T: Send + 'static> = FuncDefs<T>;
@@ -385,7 +502,7 @@ impl Engine for WasmiEngine {
         Ok(FuncDefs(
             funcs
                 .into_iter()
-                .map(|def| (func_type(&def.ty), def.func))
+                .map(|def| (def.ty.clone(), func_type(&def.ty), def.func))
                 .collect(),
         ))
     }
@@ -396,8 +513,8 @@ impl Engine for WasmiEngine {
         out: &mut Vec<Self::Func>,
     ) -> Result<(), Error> {
         out.reserve(defs.0.len());
-        for (ty, func) in &defs.0 {
-            out.push(new_func(store, ty.clone(), func.clone()));
+        for (ty, wasmi_ty, func) in &defs.0 {
+            out.push(new_func(store, ty, wasmi_ty.clone(), func.clone()));
         }
         Ok(())
     }

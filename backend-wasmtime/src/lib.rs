@@ -312,7 +312,40 @@ impl Future for Done {
     }
 }
 
-/// The body of every host function: run `func` at once; only if it asks to
+/// The body of a host function declared never to suspend: a plain call.
+fn call_host_sync<T: Send + 'static>(
+    func: &HostFunc<WasmtimeEngine, T>,
+    mut caller: wasmtime::Caller<'_, StoreData<T>>,
+    params: &[wasmtime::Val],
+    results: &mut [wasmtime::Val],
+) -> wasmtime::Result<()> {
+    let args = CoreVals::try_collect(params.len(), CoreVal::I32(0), params.iter().map(from_val))
+        .map_err(|t| wasmtime::Error::new(HostTrap(t)))?;
+    let mut outs = CoreVals::zeros(results.len());
+    let mut cx = Context::from_waker(Waker::noop());
+    let outcome = func(
+        &mut HostCaller {
+            caller: &mut caller,
+            cx: &mut cx,
+        },
+        &args,
+        &mut outs,
+    );
+    match outcome {
+        Ok(()) => {
+            for (slot, v) in results.iter_mut().zip(outs.iter()) {
+                *slot = to_val(*v);
+            }
+            Ok(())
+        }
+        Err(HostError::Trap(t)) => Err(wasmtime::Error::new(HostTrap(t))),
+        Err(HostError::Suspend(_)) => Err(wasmtime::Error::new(HostTrap(Trap::host(
+            "host bug: a host function declared never to block asked to",
+        )))),
+    }
+}
+
+/// The body of every host function that may suspend: run `func` at once; only if it asks to
 /// suspend, return a future that waits for readiness and runs it again.
 fn call_host<'a, T: Send + 'static>(
     func: &HostFunc<WasmtimeEngine, T>,
@@ -481,13 +514,17 @@ impl Engine for WasmtimeEngine {
         for (i, def) in funcs.into_iter().enumerate() {
             let name = i.to_string();
             let func = def.func;
-            linker
-                .func_new_async(
-                    "",
-                    &name,
-                    func_type(&self.engine, &def.ty),
-                    move |caller, params, results| call_host(&func, caller, params, results),
-                )
+            let ty = func_type(&self.engine, &def.ty);
+            let defined = if def.may_suspend {
+                linker.func_new_async("", &name, ty, move |caller, params, results| {
+                    call_host(&func, caller, params, results)
+                })
+            } else {
+                linker.func_new("", &name, ty, move |caller, params, results| {
+                    call_host_sync(&func, caller, params, results)
+                })
+            };
+            defined
                 .map_err(|e| Error::engine(format!("cannot define host function {i}: {e:#}")))?;
             names.push(name);
         }

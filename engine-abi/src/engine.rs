@@ -195,6 +195,10 @@ pub struct HostFuncDef<E: Engine, T> {
     pub ty: CoreFuncType,
     /// Its body.
     pub func: HostFunc<E, T>,
+    /// Whether it may return [`HostError::Suspend`]. If not, an engine may
+    /// run it as a plain synchronous call (wasmtime: no future, no
+    /// allocation per call); if it suspends anyway, the guest traps.
+    pub may_suspend: bool,
 }
 
 /// A small buffer of values that lives on the stack when it fits: the

@@ -212,6 +212,11 @@ impl<D> Clone for HostImpl<D> {
 struct LinkerFunc<D> {
     ty: FuncType,
     func: HostImpl<D>,
+    /// Whether it may return [`HostError::Suspend`]. A function that never
+    /// does runs as a plain synchronous call on every engine, the cheapest
+    /// kind (on wasmtime an async host function costs an allocation per
+    /// call).
+    may_suspend: bool,
 }
 
 /// The host's side of linking: the functions and resource types it provides,
@@ -265,8 +270,27 @@ impl<D: Send + 'static> Linker<D> {
             LinkerFunc {
                 ty,
                 func: HostImpl::Dynamic(Arc::new(func)),
+                may_suspend: true,
             },
         );
+    }
+
+    /// Declare whether the function `name` of `interface`, already defined,
+    /// may ask to suspend ([`HostError::Suspend`]); every function may until
+    /// told otherwise. One declared never to suspend is called the cheapest
+    /// way the engine has; if it asks to suspend anyway, the guest traps.
+    pub fn set_may_suspend(&mut self, interface: &str, name: &str, may: bool) -> Result<()> {
+        let key = (semver_track(interface), name.to_string());
+        match self.funcs.get_mut(&key) {
+            Some(f) => {
+                f.may_suspend = may;
+                Ok(())
+            }
+            None => Err(Error::link(format!(
+                "`{}` is not defined",
+                qualified(Some(interface), name)
+            ))),
+        }
     }
 
     /// Define function `name` of `interface` with Rust types: `P` is the
@@ -309,6 +333,7 @@ impl<D: Send + 'static> Linker<D> {
             LinkerFunc {
                 ty,
                 func: HostImpl::Typed(typed),
+                may_suspend: true,
             },
         );
         Ok(())
@@ -330,6 +355,7 @@ impl<D: Send + 'static> Linker<D> {
             }
         }
         let mut host_funcs = Vec::with_capacity(plan.imports.len());
+        let mut may_suspend = Vec::with_capacity(plan.imports.len());
         for import in &plan.imports {
             let key = (
                 semver_track(import.instance.as_deref().unwrap_or("")),
@@ -348,6 +374,7 @@ impl<D: Send + 'static> Linker<D> {
                 )));
             }
             host_funcs.push(def.func.clone());
+            may_suspend.push(def.may_suspend);
         }
         let host_dtors = self
             .resources
@@ -364,6 +391,13 @@ impl<D: Send + 'static> Linker<D> {
             .map(|(t, trampoline)| HostFuncDef {
                 ty: trampoline.core_type(plan),
                 func: trampoline_func::<E, D>(move |data| runtime::instance_of(data, id), t),
+                // Only a host import can suspend: resource built-ins never
+                // do, and a component-to-component call is a nested call,
+                // inside which suspending traps.
+                may_suspend: match trampoline {
+                    plan::Trampoline::LowerHost { import, .. } => may_suspend[*import as usize],
+                    _ => false,
+                },
             })
             .collect();
         let funcs = component.inner.engine.define_funcs(defs)?;
@@ -567,6 +601,7 @@ impl<E: Engine, D: Send + 'static> Store<E, D> {
         let data = StoreData {
             data,
             instances: Vec::new(),
+            results: Vec::new(),
         };
         Store {
             inner: engine.new_store(data, limits),

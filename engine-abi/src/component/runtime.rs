@@ -16,6 +16,9 @@ use crate::types::ResourceType;
 pub struct StoreData<E: Engine, D: Send + 'static> {
     pub(crate) data: D,
     pub(crate) instances: Vec<RuntimeInstance<E, D>>,
+    /// The core results of a host call are lowered into this buffer, kept
+    /// from call to call so that a call allocates none.
+    pub(crate) results: Vec<CoreVal>,
 }
 
 /// Canonical options resolved to this store's items.
@@ -315,18 +318,21 @@ pub(crate) fn run_trampoline<E: Engine, D: Send + 'static>(
             let import_def = &pre.plan.imports[*import as usize];
             let host = pre.host_funcs[*import as usize].clone();
             let ty = &import_def.ty;
+            // Taken, not borrowed: lowering may call the guest's realloc,
+            // and the guest may call the host again (which then makes a
+            // buffer of its own).
+            let mut out = std::mem::take(&mut caller.data_mut().results);
+            out.clear();
             let mut cx = CallCx::new(caller, rt, options);
-            let mut out = Vec::with_capacity(results.len());
             let outcome = match &host {
                 HostImpl::Dynamic(f) => call_dynamic(&mut cx, ty, f, args, &mut out),
                 HostImpl::Typed(f) => f(&mut cx, args, &mut out),
             };
             cx.end_lends();
-            match outcome {
-                Ok(()) => {
-                    results.copy_from_slice(&out);
-                    Ok(())
-                }
+            let lowered = outcome.map(|()| results.copy_from_slice(&out));
+            cx.caller.data_mut().results = out;
+            match lowered {
+                Ok(()) => Ok(()),
                 // A suspended host function runs again with the same core
                 // arguments: lends were given back above; an owned handle
                 // it took cannot be, so that is a host bug.
