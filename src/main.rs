@@ -6,7 +6,8 @@ mod wast;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use cohost::engines::{self, AnyEngine, EngineChoice, WithEngine};
 
 #[derive(Parser)]
 #[command(name = "cohost", version, about)]
@@ -21,6 +22,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run one request through a component in-process, without a socket.
     Request(serve::RequestArgs),
+    /// List the engines this build has and which ones can run here.
+    Engines,
     /// Run component-model .wast scripts.
     Wast {
         /// The core engine to run guests on.
@@ -32,50 +35,40 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum EngineChoice {
-    /// wasmtime (Cranelift JIT).
-    Jit,
-    /// wasmi (interpreter).
-    Interp,
-}
-
-impl Default for EngineChoice {
-    fn default() -> Self {
-        if cfg!(feature = "jit") {
-            EngineChoice::Jit
-        } else {
-            EngineChoice::Interp
-        }
-    }
-}
-
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    // `cohost --version` names the engines built in (`cohost engines` also
+    // says which can run here).
+    let version = format!(
+        "{} (engines: {})",
+        env!("CARGO_PKG_VERSION"),
+        engines::built_in_names()
+    );
+    let version: &'static str = Box::leak(version.into_boxed_str());
+    let matches = Cli::command().version(version).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Request(args) => serve::request(args),
         Command::Wast { engine, files } => run_wast(engine, &files),
+        Command::Engines => {
+            print!("{}", engines::report());
+            ExitCode::SUCCESS
+        }
     }
 }
 
-fn run_wast(engine: EngineChoice, files: &[PathBuf]) -> ExitCode {
-    let report = match engine {
-        #[cfg(feature = "jit")]
-        EngineChoice::Jit => match backend_wasmtime::WasmtimeEngine::new() {
-            Ok(e) => run_all(&e, files),
-            Err(e) => {
-                eprintln!("cohost: cannot start the jit engine: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        #[cfg(feature = "interp")]
-        EngineChoice::Interp => run_all(&backend_wasmi::WasmiEngine::new(), files),
-        #[allow(unreachable_patterns)]
-        _ => {
-            eprintln!("cohost: this build does not include that engine");
+fn run_wast(choice: EngineChoice, files: &[PathBuf]) -> ExitCode {
+    let engine = match engines::select(choice)
+        .map_err(|e| e.to_string())
+        .and_then(|s| AnyEngine::new(s.kind, &Default::default()))
+    {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("cohost: {e}");
             return ExitCode::FAILURE;
         }
     };
+    let report = engine.run(RunAll(files));
     for f in &report.failed {
         println!("{f}");
     }
@@ -87,10 +80,16 @@ fn run_wast(engine: EngineChoice, files: &[PathBuf]) -> ExitCode {
     }
 }
 
-fn run_all<E: engine_abi::engine::Engine>(engine: &E, files: &[PathBuf]) -> wast::Report {
-    let mut report = wast::Report::default();
-    for file in files {
-        report.merge(wast::run_file(engine, file));
+/// Every script, on one engine.
+struct RunAll<'a>(&'a [PathBuf]);
+
+impl WithEngine for RunAll<'_> {
+    type Output = wast::Report;
+    fn run<E: engine_abi::engine::Engine>(self, engine: E) -> wast::Report {
+        let mut report = wast::Report::default();
+        for file in self.0 {
+            report.merge(wast::run_file(&engine, file));
+        }
+        report
     }
-    report
 }

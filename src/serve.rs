@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
+use cohost::engines::{AnyComponent, EngineChoice, WithComponent};
+use engine_abi::Component;
 use engine_abi::engine::{Engine, EngineConfig, PoolConfig, StoreLimits};
 use host_http::{Config, Handler, Server, ServerConfig};
 use http_body_util::BodyExt;
-
-use crate::EngineChoice;
 
 /// `cohost serve`: serve a wasi:http/proxy component over HTTP/1.1 and h2c.
 #[derive(clap::Args)]
@@ -208,86 +208,26 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-/// The jit engine for `config`. A pool that cannot be reserved (a small
-/// address space, a `ulimit -v`) is not fatal: the engine then allocates on
-/// demand, with a warning.
-#[cfg(feature = "jit")]
-fn jit_engine(config: &EngineConfig) -> Result<backend_wasmtime::WasmtimeEngine, String> {
-    match backend_wasmtime::WasmtimeEngine::with_config(config) {
-        Ok(e) => {
-            if let Some(p) = &config.pool {
-                let per = p.per_store;
-                tracing::info!(
-                    "jit: instance pool for {} requests at once, each with {} core instances, \
-                     {} memories of up to {} MiB and {} tables",
-                    p.max_stores,
-                    per.instances,
-                    per.memories,
-                    p.max_memory_bytes >> 20,
-                    per.tables
-                );
-            }
-            Ok(e)
-        }
-        Err(err) if config.pool.is_some() => {
-            tracing::warn!("cannot reserve the instance pool ({err}): allocating on demand");
-            let on_demand = EngineConfig {
-                pool: None,
-                ..config.clone()
-            };
-            backend_wasmtime::WasmtimeEngine::with_config(&on_demand)
-                .map_err(|e| format!("cannot start the jit engine: {e}"))
-        }
-        Err(err) => Err(format!("cannot start the jit engine: {err}")),
-    }
-}
-
-/// Run `f` with the engine `choice` names, built for `config`, or a
-/// one-line error.
-macro_rules! with_engine {
-    ($choice:expr, $config:expr, |$e:ident| $body:expr) => {
-        match $choice {
-            #[cfg(feature = "jit")]
-            EngineChoice::Jit => match jit_engine($config) {
-                Ok($e) => $body,
-                Err(err) => {
-                    eprintln!("cohost: {err}");
-                    ExitCode::FAILURE
-                }
-            },
-            #[cfg(feature = "interp")]
-            EngineChoice::Interp => {
-                let $e = backend_wasmi::WasmiEngine::new();
-                $body
-            }
-            #[allow(unreachable_patterns)]
-            _ => {
-                eprintln!("cohost: this build does not include that engine");
-                ExitCode::FAILURE
-            }
-        }
-    };
-}
-
 fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// Compile and link `bytes` (the component at `path`), and say what the
+/// Select the engine, start it and compile `bytes` (the component at
+/// `path`) on it, then say which engine runs it and why, and what the
 /// compile cache did: at info level when `announce` (`serve`), at debug
 /// level otherwise (`request`, whose stderr is the response head).
-fn load<E: Engine>(
-    engine: &E,
+fn load(
+    args: &EngineArgs,
+    engine_config: &EngineConfig,
     path: &std::path::Path,
     bytes: &[u8],
-    config: Config,
     announce: bool,
-) -> Result<Handler<E>, String> {
+) -> Result<AnyComponent, String> {
     let started = std::time::Instant::now();
-    let handler =
-        Handler::new(engine, bytes, config).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (component, selection) = AnyComponent::load(args.engine, engine_config, bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let took = started.elapsed();
-    let what = match engine.cache_stats() {
+    let loaded = match component.cache_stats() {
         Some(c) if c.misses == 0 => format!(
             "{}: {} core modules loaded from the compile cache in {took:.1?}",
             path.display(),
@@ -302,11 +242,13 @@ fn load<E: Engine>(
         None => format!("{}: loaded in {took:.1?}", path.display()),
     };
     if announce {
-        tracing::info!("{what}");
+        tracing::info!("{selection}");
+        tracing::info!("{loaded}");
     } else {
-        tracing::debug!("{what}");
+        tracing::debug!("{selection}");
+        tracing::debug!("{loaded}");
     }
-    Ok(handler)
+    Ok(component)
 }
 
 /// `cohost serve`.
@@ -338,19 +280,41 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             })
     };
     let engine_config = args.engine.config(pool);
-    with_engine!(args.engine.engine, &engine_config, |engine| serve_on(
-        engine,
-        &args,
-        &bytes,
-        config.clone()
-    ))
-}
-
-fn serve_on<E: Engine>(engine: E, args: &ServeArgs, bytes: &[u8], config: Config) -> ExitCode {
-    let handler = match load(&engine, &args.component, bytes, config, true) {
-        Ok(h) => h,
+    match load(&args.engine, &engine_config, &args.component, &bytes, true) {
+        Ok(component) => component.run(ServeOn {
+            args: &args,
+            config,
+        }),
         Err(e) => {
             eprintln!("cohost: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The rest of `cohost serve`, on the engine the component was compiled on.
+struct ServeOn<'a> {
+    args: &'a ServeArgs,
+    config: Config,
+}
+
+impl WithComponent for ServeOn<'_> {
+    type Output = ExitCode;
+    fn run<E: Engine>(self, engine: E, component: Component<E>) -> ExitCode {
+        serve_on(engine, component, self.args, self.config)
+    }
+}
+
+fn serve_on<E: Engine>(
+    engine: E,
+    component: Component<E>,
+    args: &ServeArgs,
+    config: Config,
+) -> ExitCode {
+    let handler = match Handler::from_component(&engine, &component, config) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("cohost: {}: {e}", args.component.display());
             return ExitCode::FAILURE;
         }
     };
@@ -391,10 +355,37 @@ fn serve_on<E: Engine>(engine: E, args: &ServeArgs, bytes: &[u8], config: Config
 /// `cohost request`.
 pub fn request(args: RequestArgs) -> ExitCode {
     init_logging(args.verbose);
-    let engine_config = args.engine.config(None);
-    with_engine!(args.engine.engine, &engine_config, |engine| request_on(
-        engine, &args
-    ))
+    let run = || -> Result<ExitCode, String> {
+        let config = args.limits.config()?;
+        let req = build_request(&args)?;
+        let bytes = read(&args.component)?;
+        let component = load(
+            &args.engine,
+            &args.engine.config(None),
+            &args.component,
+            &bytes,
+            false,
+        )?;
+        Ok(component.run(RequestOn { config, req }))
+    };
+    run().unwrap_or_else(|e| {
+        eprintln!("cohost: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// The rest of `cohost request`, on the engine the component was compiled
+/// on.
+struct RequestOn {
+    config: Config,
+    req: http::Request<http_body_util::Full<Bytes>>,
+}
+
+impl WithComponent for RequestOn {
+    type Output = ExitCode;
+    fn run<E: Engine>(self, engine: E, component: Component<E>) -> ExitCode {
+        request_on(engine, component, self.config, self.req)
+    }
 }
 
 fn build_request(args: &RequestArgs) -> Result<http::Request<http_body_util::Full<Bytes>>, String> {
@@ -435,12 +426,15 @@ fn build_request(args: &RequestArgs) -> Result<http::Request<http_body_util::Ful
         .map_err(|e| format!("invalid request: {e}"))
 }
 
-fn request_on<E: Engine>(engine: E, args: &RequestArgs) -> ExitCode {
+fn request_on<E: Engine>(
+    engine: E,
+    component: Component<E>,
+    config: Config,
+    req: http::Request<http_body_util::Full<Bytes>>,
+) -> ExitCode {
     let run = || -> Result<(), String> {
-        let config = args.limits.config()?;
-        let bytes = read(&args.component)?;
-        let handler = load(&engine, &args.component, &bytes, config, false)?;
-        let req = build_request(args)?;
+        let handler =
+            Handler::from_component(&engine, &component, config).map_err(|e| e.to_string())?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -438,8 +438,18 @@ impl Engine for WasmtimeEngine {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {
-        wasmtime::Module::new(&self.engine, wasm)
-            .map_err(|e| Error::invalid(format!("core module failed to compile: {e:#}")))
+        wasmtime::Module::new(&self.engine, wasm).map_err(|e| {
+            // What the OS refused (executable memory, address space) is not
+            // the module's fault: an engine error, which `--engine auto`
+            // answers by falling back to the interpreter.
+            let os = e.chain().any(|c| c.is::<std::io::Error>())
+                || format!("{e:#}").contains("unable to make memory executable");
+            if os {
+                Error::engine(format!("the jit could not publish compiled code: {e:#}"))
+            } else {
+                Error::invalid(format!("core module failed to compile: {e:#}"))
+            }
+        })
     }
 
     fn new_store<T: Send + 'static>(&self, data: T, limits: StoreLimits) -> Self::Store<T> {

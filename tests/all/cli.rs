@@ -13,7 +13,7 @@ use crate::http::{Conn, get, tls_upstream};
 
 /// The binary, with its default compile cache under `target/` rather than
 /// the user's home.
-fn cohost() -> Command {
+pub(crate) fn cohost() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cohost"));
     cmd.env(
         "XDG_CACHE_HOME",
@@ -22,7 +22,7 @@ fn cohost() -> Command {
     cmd
 }
 
-fn fixture_path(name: &str) -> PathBuf {
+pub(crate) fn fixture_path(name: &str) -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
@@ -35,9 +35,9 @@ fn example_path(name: &str) -> PathBuf {
 }
 
 /// A `cohost serve` process, killed if still running when dropped.
-struct ServeProcess {
+pub(crate) struct ServeProcess {
     child: Child,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -47,10 +47,17 @@ impl ServeProcess {
     }
 
     fn start_path(engine: &str, wasm: &std::path::Path, extra: &[&str]) -> ServeProcess {
-        let mut child = cohost()
-            .args(["serve", "--engine", engine, "--addr", "127.0.0.1:0"])
+        let mut cmd = cohost();
+        cmd.args(["serve", "--engine", engine, "--addr", "127.0.0.1:0"])
             .args(extra)
-            .arg(wasm)
+            .arg(wasm);
+        Self::spawn(cmd, engine)
+    }
+
+    /// Run `cmd` (a `cohost serve … --addr 127.0.0.1:0`) and wait until it
+    /// says where it listens, on engine `engine`.
+    pub(crate) fn spawn(mut cmd: Command, engine: &str) -> ServeProcess {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -98,7 +105,7 @@ impl ServeProcess {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 

@@ -8,6 +8,8 @@ mod components;
 mod differential;
 mod engines;
 mod http;
+#[cfg(target_os = "linux")]
+mod no_jit;
 mod reference;
 mod roundtrip;
 mod wast;
