@@ -40,6 +40,11 @@
 //!    (`wasi:http/outgoing-handler`), each using only those before it;
 //! 6. `imports.rs` (the linker: every interface's `register`);
 //! 7. `handler.rs` (the embedding API), then `server.rs`.
+//!
+//! (`macros.rs` is textually first so that every file can use its macros;
+//! `wit_resource!` expands in the interfaces' files, where the table's
+//! `Entry` and wit's `WitResource` it implements are below them.
+//! `testcx.rs`, for tests only, is the test side of the typed ABI.)
 
 #[macro_use]
 mod macros;

@@ -630,7 +630,10 @@ pub fn register(r: &mut Registry<'_>) {
         |s, (q, m): (Borrow<OutgoingRequest>, Method)| -> Unit {
             let r = outgoing_request(s, &q)?;
             Ok(match m.to_http() {
-                Some(m) => set_if(true, || r.method = m),
+                Some(m) => {
+                    r.method = m;
+                    Ok(())
+                }
                 None => Err(()),
             })
         },

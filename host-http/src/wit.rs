@@ -15,7 +15,7 @@
 //! What is registered (see [`crate::imports`]):
 //! - every function of every interface the `wasi:http/proxy` world imports,
 //!   by the file that implements its interface; a function without one is a
-//!   bug (see the test `proxy_world_is_fully_implemented`);
+//!   bug (see the test `imports::tests::proxy_world_is_fully_implemented`);
 //! - the other interfaces of `wasi:cli/imports` (environment, exit,
 //!   terminals, filesystem, sockets…), which real toolchains import even for
 //!   a proxy: implemented ones likewise, the rest as functions that trap
