@@ -6,73 +6,62 @@
 //! Guest stdout and stderr go to the host's log (`tracing`, targets
 //! `guest::stdout` and `guest::stderr`), a line at a time, with the request
 //! id. Stdin is empty.
+//!
+//! The terminal and filesystem functions stay on the dynamic ABI: they only
+//! ever answer "none", and typing them would take Rust types for resources
+//! (terminals, descriptors) and an enum (`filesystem.error-code`) the host
+//! never makes.
 
 use engine_abi::Trap;
 use engine_abi::abi::Val;
+use engine_abi::abi::typed::Own;
 use engine_abi::engine::HostError;
 
-use crate::io::{LogTo, empty_input, log_stream};
-use crate::state::{State, ret};
+use crate::io::{InputStream, LogTo, OutputStream};
+use crate::state::State;
+use crate::wit::Registry;
 
-type HostResult = Result<Option<Val>, HostError>;
-
-/// `stdin.get-stdin`
-pub fn get_stdin(s: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(empty_input(s)?))
-}
-
-/// `stdout.get-stdout`
-pub fn get_stdout(s: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(log_stream(s, LogTo::Stdout)?))
-}
-
-/// `stderr.get-stderr`
-pub fn get_stderr(s: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(log_stream(s, LogTo::Stderr)?))
-}
-
-/// `environment.get-environment`: empty.
-pub fn get_environment(_: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(Val::List(Vec::new())))
-}
-
-/// `environment.get-arguments`: empty.
-pub fn get_arguments(_: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(Val::List(Vec::new())))
-}
-
-/// `environment.initial-cwd`: none.
-pub fn initial_cwd(_: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(ret::none()))
+fn log_stream(s: &mut State, to: LogTo) -> Result<Own<OutputStream>, HostError> {
+    let request = s.id;
+    Ok(s.own(OutputStream::log(to, request))?)
 }
 
 /// `exit.exit`: ends the request's guest, as a trap naming the status.
-pub fn exit(s: &mut State, args: &[Val]) -> HostResult {
-    let ok = matches!(args[0], Val::Result(Ok(_)));
-    tracing::info!(
-        request = s.id,
-        "guest called exit({})",
-        if ok { "ok" } else { "err" }
-    );
-    Err(Trap::host(format!(
-        "guest called wasi:cli/exit.exit({})",
-        if ok { "ok" } else { "err" }
-    ))
-    .into())
+fn exit(s: &mut State, (status,): (Result<(), ()>,)) -> Result<(), HostError> {
+    let status = if status.is_ok() { "ok" } else { "err" };
+    tracing::info!(request = s.id, "guest called exit({status})");
+    Err(Trap::host(format!("guest called wasi:cli/exit.exit({status})")).into())
 }
 
-/// `terminal-std{in,out,err}.get-terminal-std*`: no terminal.
-pub fn no_terminal(_: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(ret::none()))
-}
+/// Register the `wasi:cli` interfaces and `wasi:filesystem/preopens`.
+pub fn register(r: &mut Registry<'_>) {
+    r.typed("wasi:cli/stdin", "get-stdin", |s, (): ()| {
+        Ok(s.own(InputStream::Empty)?)
+    });
+    r.typed("wasi:cli/stdout", "get-stdout", |s, (): ()| {
+        log_stream(s, LogTo::Stdout)
+    });
+    r.typed("wasi:cli/stderr", "get-stderr", |s, (): ()| {
+        log_stream(s, LogTo::Stderr)
+    });
+    r.typed("wasi:cli/environment", "get-environment", |_, (): ()| {
+        Ok(Vec::<(String, String)>::new())
+    });
+    r.typed("wasi:cli/environment", "get-arguments", |_, (): ()| {
+        Ok(Vec::<String>::new())
+    });
+    r.typed("wasi:cli/environment", "initial-cwd", |_, (): ()| {
+        Ok(None::<String>)
+    });
+    r.typed("wasi:cli/exit", "exit", exit);
 
-/// `wasi:filesystem/preopens.get-directories`: none.
-pub fn get_directories(_: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(Val::List(Vec::new())))
-}
-
-/// `wasi:filesystem/types.filesystem-error-code`: none (there are no
-/// filesystem streams).
-pub fn filesystem_error_code(_: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(ret::none()))
+    let none = |_: &mut State, _: &[Val]| Ok(Some(Val::Option(None)));
+    r.dynamic("wasi:cli/terminal-stdin", "get-terminal-stdin", none);
+    r.dynamic("wasi:cli/terminal-stdout", "get-terminal-stdout", none);
+    r.dynamic("wasi:cli/terminal-stderr", "get-terminal-stderr", none);
+    r.dynamic("wasi:filesystem/preopens", "get-directories", |_, _| {
+        Ok(Some(Val::List(Vec::new())))
+    });
+    // There are no filesystem streams, so no error is one of theirs.
+    r.dynamic("wasi:filesystem/types", "filesystem-error-code", none);
 }

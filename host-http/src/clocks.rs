@@ -5,16 +5,19 @@
 //! through a tokio timer.
 
 use std::sync::LazyLock;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use engine_abi::abi::Val;
+use engine_abi::abi::typed::Own;
 use engine_abi::engine::HostError;
 use tokio::time::Instant;
 
-use crate::io::{PollSource, Pollable};
-use crate::state::{Entry, R, State, arg};
+use crate::io::{Pollable, Subscribe};
+use crate::state::State;
+use crate::wit::Registry;
 
-type HostResult = Result<Option<Val>, HostError>;
+const MONOTONIC: &str = "wasi:clocks/monotonic-clock";
+const WALL: &str = "wasi:clocks/wall-clock";
 
 static START: LazyLock<Instant> = LazyLock::new(Instant::now);
 
@@ -30,51 +33,88 @@ fn instant_at(ns: u64) -> Instant {
     *START + d
 }
 
-fn deadline(s: &mut State, at: Instant) -> HostResult {
-    Ok(Some(s.own(
-        &R.pollable,
-        Entry::Pollable(Pollable(PollSource::Deadline(at))),
-    )?))
+/// Ready at an instant.
+struct Deadline(Instant);
+
+impl Subscribe for Deadline {
+    fn poll_ready(&self, _: &mut Context<'_>) -> Poll<()> {
+        if Instant::now() >= self.0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.0)
+    }
 }
 
-/// `monotonic-clock.now`
-pub fn monotonic_now(_: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(Val::U64(now_ns())))
+fn deadline(s: &mut State, at: Instant) -> Result<Own<Pollable>, HostError> {
+    Ok(s.own(Pollable::new(Deadline(at)))?)
 }
 
-/// `monotonic-clock.resolution`
-pub fn monotonic_resolution(_: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(Val::U64(1)))
+wit_record! {
+    /// `wasi:clocks/wall-clock.datetime`
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Datetime {
+        /// Whole seconds since the Unix epoch.
+        pub seconds: u64 = "seconds",
+        /// Nanoseconds past them.
+        pub nanoseconds: u32 = "nanoseconds",
+    }
 }
 
-/// `monotonic-clock.subscribe-instant`
-pub fn subscribe_instant(s: &mut State, args: &[Val]) -> HostResult {
-    let at = instant_at(arg::u64(&args[0])?);
-    deadline(s, at)
+/// Register `wasi:clocks/{monotonic-clock, wall-clock}`.
+pub fn register(r: &mut Registry<'_>) {
+    r.typed(MONOTONIC, "now", |_, (): ()| Ok(now_ns()));
+    r.typed(MONOTONIC, "resolution", |_, (): ()| Ok(1u64));
+    r.typed(MONOTONIC, "subscribe-instant", |s, (when,): (u64,)| {
+        deadline(s, instant_at(when))
+    });
+    r.typed(MONOTONIC, "subscribe-duration", |s, (when,): (u64,)| {
+        deadline(s, Instant::now() + Duration::from_nanos(when).min(NEVER))
+    });
+    r.typed(WALL, "now", |_, (): ()| {
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(Datetime {
+            seconds: d.as_secs(),
+            nanoseconds: d.subsec_nanos(),
+        })
+    });
+    r.typed(WALL, "resolution", |_, (): ()| {
+        Ok(Datetime {
+            seconds: 0,
+            nanoseconds: 1,
+        })
+    });
 }
 
-/// `monotonic-clock.subscribe-duration`
-pub fn subscribe_duration(s: &mut State, args: &[Val]) -> HostResult {
-    let d = Duration::from_nanos(arg::u64(&args[0])?).min(NEVER);
-    deadline(s, Instant::now() + d)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testcx::{check_against_dynamic, wit_type};
+    use engine_abi::abi::{ComponentType, Val};
 
-fn datetime(seconds: u64, nanoseconds: u32) -> Val {
-    Val::Record(vec![
-        ("seconds".into(), Val::U64(seconds)),
-        ("nanoseconds".into(), Val::U32(nanoseconds)),
-    ])
-}
-
-/// `wall-clock.now`
-pub fn wall_now(_: &mut State, _: &[Val]) -> HostResult {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Ok(Some(datetime(d.as_secs(), d.subsec_nanos())))
-}
-
-/// `wall-clock.resolution`
-pub fn wall_resolution(_: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(datetime(0, 1)))
+    #[test]
+    fn datetime_is_the_wits() {
+        assert_eq!(
+            Datetime::ty(),
+            wit_type("wasi:clocks/wall-clock", "datetime")
+        );
+        for (seconds, nanoseconds) in [(0, 1), (u64::MAX, 999_999_999), (1_700_000_000, 0)] {
+            check_against_dynamic(
+                &Datetime {
+                    seconds,
+                    nanoseconds,
+                },
+                &Val::Record(vec![
+                    ("seconds".into(), Val::U64(seconds)),
+                    ("nanoseconds".into(), Val::U32(nanoseconds)),
+                ]),
+            );
+        }
+    }
 }

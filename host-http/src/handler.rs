@@ -20,9 +20,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
+use engine_abi::abi::typed::HostResource;
 use engine_abi::abi::{Resource, Val};
 use engine_abi::engine::{Engine, StoreLimits};
 use engine_abi::names::semver_compatible;
@@ -32,113 +32,19 @@ use http_body_util::BodyExt;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
-use crate::body::{InPipe, PipeBody, SharedOut};
+use crate::client::Client;
+use crate::config::Config;
 use crate::error::{Error, ErrorCode};
-use crate::outgoing::{Client, OutgoingPolicy};
-use crate::state::{Entry, R, State, Table};
-use crate::types_impl::{IncomingRequest, ResponseOutparam, Scheme, strip_forbidden};
+use crate::fields::strip_forbidden;
+use crate::pipe::{InPipe, PipeBody};
+use crate::state::{Shared, State};
+use crate::table::Table;
+use crate::types_impl::{IncomingRequest, Method, ResponseOutparam, ResponseResult, Scheme};
 
 /// The export every proxy component has.
 pub const HANDLE_EXPORT: &str = "wasi:http/incoming-handler@0.2.12#handle";
 
-/// Limits and policy of a [`Handler`]. Every limit has a named default.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Largest linear memory of a request's instance, in bytes.
-    pub max_memory_bytes: usize,
-    /// Time budget of one request, from instantiation to the guest's return.
-    pub timeout: Option<Duration>,
-    /// Largest header (and trailer) section a guest may build, in bytes.
-    pub max_header_bytes: usize,
-    /// Largest request or response body, in bytes.
-    pub max_body_bytes: u64,
-    /// What the guest may fetch with `wasi:http/outgoing-handler`.
-    pub outgoing: OutgoingPolicy,
-}
-
-impl Config {
-    /// The default memory limit: 256 MiB.
-    pub const DEFAULT_MAX_MEMORY_BYTES: usize = StoreLimits::DEFAULT_MAX_MEMORY_BYTES;
-    /// The default time budget: 60 s.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-    /// The default header section limit: 64 KiB.
-    pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
-    /// The default body limit: 1 GiB.
-    pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 30;
-
-    /// Set the memory limit.
-    pub fn max_memory_bytes(mut self, n: usize) -> Self {
-        self.max_memory_bytes = n;
-        self
-    }
-    /// Set the time budget (`None`: unlimited).
-    pub fn timeout(mut self, t: Option<Duration>) -> Self {
-        self.timeout = t;
-        self
-    }
-    /// Set the header section limit.
-    pub fn max_header_bytes(mut self, n: usize) -> Self {
-        self.max_header_bytes = n;
-        self
-    }
-    /// Set the body limit.
-    pub fn max_body_bytes(mut self, n: u64) -> Self {
-        self.max_body_bytes = n;
-        self
-    }
-    /// Allow outgoing requests to `host` (`http://127.0.0.1:8080`,
-    /// `https://example.com`, `example.com`, `*`).
-    pub fn allow_host(mut self, host: &str) -> Result<Self, Error> {
-        self.outgoing
-            .allowed_hosts
-            .push(host.parse().map_err(Error::config)?);
-        Ok(self)
-    }
-    /// Set the cap on concurrent outgoing requests per request.
-    pub fn max_outgoing(mut self, n: usize) -> Self {
-        self.outgoing.max_concurrent = n;
-        self
-    }
-    /// Trust the certificates in `pem` (one or more `CERTIFICATE` blocks)
-    /// as roots for https, besides the Mozilla roots: for a private CA.
-    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let mut n = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| Error::config(format!("bad PEM: {e}")))?;
-            self.outgoing.extra_roots.push(cert.to_vec());
-            n += 1;
-        }
-        if n == 0 {
-            return Err(Error::config("no CERTIFICATE in the PEM data".to_string()));
-        }
-        Ok(self)
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            max_memory_bytes: Self::DEFAULT_MAX_MEMORY_BYTES,
-            timeout: Some(Self::DEFAULT_TIMEOUT),
-            max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
-            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
-            outgoing: OutgoingPolicy::default(),
-        }
-    }
-}
-
-/// What every request of a handler shares.
-pub struct Shared {
-    /// The configuration.
-    pub config: Config,
-    /// The outgoing client.
-    pub client: Arc<Client>,
-}
-
-static LINKER: LazyLock<Linker<State>> =
-    LazyLock::new(|| crate::wit::linker(&crate::imports::table()));
+static LINKER: LazyLock<Linker<State>> = LazyLock::new(crate::imports::linker);
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -242,7 +148,7 @@ impl<E: Engine> Handler<E> {
             match rx.await {
                 Ok(Ok(resp)) => {
                     tracing::debug!("{} head sent", resp.status());
-                    resp
+                    resp.map(Body::pipe)
                 }
                 Ok(Err(code)) => {
                     tracing::warn!("the guest responded with error-code {code}");
@@ -268,7 +174,7 @@ impl<E: Engine> Handler<E> {
         &self,
         id: u64,
         req: http::Request<B>,
-        tx: oneshot::Sender<crate::types_impl::ResponseResult>,
+        tx: oneshot::Sender<ResponseResult>,
     ) -> (State, u32, u32)
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
@@ -304,7 +210,7 @@ impl<E: Engine> Handler<E> {
         let mut headers = parts.headers;
         strip_forbidden(&mut headers);
         let request = IncomingRequest {
-            method: parts.method,
+            method: Method::from_http(&parts.method),
             path_with_query: Some(path_with_query),
             scheme: Some(scheme),
             authority,
@@ -322,13 +228,10 @@ impl<E: Engine> Handler<E> {
             response_set: false,
             outgoing: Arc::new(tokio::sync::Semaphore::new(config.outgoing.max_concurrent)),
         };
-        let req_rep = state
-            .table
-            .push(Entry::IncomingRequest(request))
-            .expect("an empty table has room");
+        let req_rep = state.table.push(request).expect("an empty table has room");
         let out_rep = state
             .table
-            .push(Entry::ResponseOutparam(ResponseOutparam { tx: Some(tx) }))
+            .push(ResponseOutparam { tx: Some(tx) })
             .expect("an empty table has room");
         (state, req_rep, out_rep)
     }
@@ -354,11 +257,11 @@ impl<E: Engine> Handler<E> {
                 .ok_or_else(|| format!("no export {HANDLE_EXPORT}"))?;
             let args = [
                 Val::Own(Resource {
-                    ty: R.incoming_request.clone(),
+                    ty: IncomingRequest::resource_type(),
                     rep: req,
                 }),
                 Val::Own(Resource {
-                    ty: R.response_outparam.clone(),
+                    ty: ResponseOutparam::resource_type(),
                     rep: out,
                 }),
             ];
@@ -466,9 +369,9 @@ impl Body {
         }
     }
 
-    pub(crate) fn pipe(pipe: SharedOut) -> Body {
+    fn pipe(pipe: PipeBody) -> Body {
         Body {
-            kind: Kind::Pipe(PipeBody(pipe)),
+            kind: Kind::Pipe(pipe),
             _guard: None,
         }
     }

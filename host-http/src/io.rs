@@ -5,23 +5,32 @@
 //! ([`HostError::Suspend`]), and runs again. So blocking parks the request's
 //! task, never a thread.
 //!
-//! Pollables hold a [`PollSource`]: a clone of the shared state they watch
-//! (a body pipe, a response slot, a deadline), so they outlive nothing and
-//! the readiness future borrows nothing from the store.
+//! A [`Pollable`] holds what it waits for as a [`Subscribe`]: each file
+//! implements it for what can be waited on there (a body pipe here and in
+//! `body.rs`, a deadline in `clocks.rs`, a response in `outgoing.rs`), with
+//! shared state only, so a readiness future borrows nothing from the store.
+//!
+//! Body bytes cross here: `write` lifts `list<u8>` into a `Vec<u8>` (the one
+//! copy out of guest memory) that becomes the `Bytes` hyper sends, and
+//! `read` lowers the `Bytes` hyper received straight into guest memory
+//! ([`GuestBytes`]).
 
 use std::future::poll_fn;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use engine_abi::Trap;
-use engine_abi::abi::Val;
-use engine_abi::engine::{HostError, Readiness};
+use engine_abi::abi::typed::{self, Borrow, Own, VariantType};
+use engine_abi::abi::{AbiContext, ComponentType, Lower, StaticLayout};
+use engine_abi::engine::{CoreVal, HostError, Readiness};
+use engine_abi::types::{Type, Variant};
 use tokio::time::Instant;
 
-use crate::body::{SharedIn, SharedOut, WriteError, locked};
 use crate::error::ErrorCode;
-use crate::outgoing::SharedResponse;
-use crate::state::{Entry, R, State, arg, ret};
+use crate::pipe::{OUT_PIPE_CAPACITY, SharedIn, SharedOut, WriteError, locked};
+use crate::state::State;
+use crate::wit::Registry;
 
 /// The most bytes `blocking-write-and-flush` accepts, per the WIT.
 pub const MAX_BLOCKING_WRITE: usize = 4096;
@@ -30,58 +39,56 @@ pub const MAX_READ: u64 = 1 << 20;
 /// Longest line the guest's stdout/stderr buffer before logging it.
 pub const MAX_LOG_LINE: usize = 16 * 1024;
 
+const POLL: &str = "wasi:io/poll";
+const STREAMS: &str = "wasi:io/streams";
+const ERROR: &str = "wasi:io/error";
+
+// ---- pollables ----
+
 /// What a pollable waits for.
-#[derive(Clone)]
-pub enum PollSource {
-    /// Always ready.
-    Ready,
-    /// Ready at this instant.
-    Deadline(Instant),
-    /// Ready when the input stream has bytes, ended or failed.
-    Input(SharedIn),
-    /// Ready when the output stream may be written (or is closed).
-    Output(SharedOut),
-    /// Ready when the body ended (trailers known).
-    Trailers(SharedIn),
-    /// Ready when the response of an outgoing request arrived.
-    Response(SharedResponse),
+pub trait Subscribe: Send + Sync + 'static {
+    /// Ready, or not yet (then `cx`'s waker is woken when it may be).
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// When it becomes ready by itself, if it is a timer: [`wait_any`]
+    /// sleeps until the earliest one rather than polling it (a timer's
+    /// `poll_ready` only compares the time, and registers no waker).
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
 }
 
-impl PollSource {
-    /// Poll readiness (deadlines are handled by [`wait_any`]).
-    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
-        match self {
-            PollSource::Ready => Poll::Ready(()),
-            PollSource::Deadline(d) => {
-                if Instant::now() >= *d {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
-            }
-            PollSource::Input(p) => locked(p).poll_fill(cx),
-            PollSource::Output(p) => locked(p).poll_writable(cx),
-            PollSource::Trailers(p) => locked(p).poll_end(cx),
-            PollSource::Response(r) => crate::outgoing::poll_response(r, cx),
-        }
+/// Always ready (a stream that never blocks: stdin, the log streams).
+pub struct Ready;
+
+impl Subscribe for Ready {
+    fn poll_ready(&self, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+}
+
+/// `wasi:io/poll.pollable`
+#[derive(Clone)]
+pub struct Pollable(Arc<dyn Subscribe>);
+wit_resource!(Pollable, "wasi:io/poll@0.2.12", "pollable");
+
+impl Pollable {
+    /// A pollable waiting for `source`.
+    pub fn new(source: impl Subscribe) -> Pollable {
+        Pollable(Arc::new(source))
     }
 
     /// Whether it is ready now.
     pub fn is_ready(&self) -> bool {
-        self.poll_ready(&mut Context::from_waker(Waker::noop()))
+        self.0
+            .poll_ready(&mut Context::from_waker(Waker::noop()))
             .is_ready()
     }
 }
 
-/// A future that resolves when any of `sources` may be ready.
-pub fn wait_any(sources: Vec<PollSource>) -> Readiness {
-    let deadline = sources
-        .iter()
-        .filter_map(|s| match s {
-            PollSource::Deadline(d) => Some(*d),
-            _ => None,
-        })
-        .min();
+/// A future that resolves when any of `pollables` may be ready.
+pub fn wait_any(pollables: Vec<Pollable>) -> Readiness {
+    let deadline = pollables.iter().filter_map(|p| p.0.deadline()).min();
     Box::pin(async move {
         let sleep = async {
             match deadline {
@@ -90,8 +97,8 @@ pub fn wait_any(sources: Vec<PollSource>) -> Readiness {
             }
         };
         let others = poll_fn(|cx| {
-            for s in &sources {
-                if !matches!(s, PollSource::Deadline(_)) && s.poll_ready(cx).is_ready() {
+            for p in &pollables {
+                if p.0.deadline().is_none() && p.0.poll_ready(cx).is_ready() {
                     return Poll::Ready(());
                 }
             }
@@ -104,13 +111,39 @@ pub fn wait_any(sources: Vec<PollSource>) -> Readiness {
     })
 }
 
-/// Suspend until `source` may be ready.
-pub fn suspend(source: PollSource) -> HostError {
-    HostError::Suspend(wait_any(vec![source]))
+/// Add a pollable for `source` as a child of resource `parent` (it cannot
+/// outlive what it watches) and hand it to the guest.
+pub fn subscribe(
+    s: &mut State,
+    source: impl Subscribe,
+    parent: u32,
+) -> Result<Own<Pollable>, Trap> {
+    s.own_child(Pollable::new(source), parent)
 }
 
-/// `wasi:io/poll.pollable`
-pub struct Pollable(pub PollSource);
+/// Ready when an input pipe has bytes, ended or failed.
+struct Readable(SharedIn);
+
+impl Subscribe for Readable {
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        locked(&self.0).poll_fill(cx)
+    }
+}
+
+/// Ready when an output pipe may be written (or is closed).
+struct Writable(SharedOut);
+
+impl Subscribe for Writable {
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        locked(&self.0).poll_writable(cx)
+    }
+}
+
+fn suspend(source: impl Subscribe) -> HostError {
+    HostError::Suspend(wait_any(vec![Pollable::new(source)]))
+}
+
+// ---- streams and errors ----
 
 /// `wasi:io/streams.input-stream`
 pub enum InputStream {
@@ -119,6 +152,7 @@ pub enum InputStream {
     /// Always at its end (stdin).
     Empty,
 }
+wit_resource!(InputStream, "wasi:io/streams@0.2.12", "input-stream");
 
 /// Where a log stream goes.
 #[derive(Clone, Copy, Debug)]
@@ -143,14 +177,19 @@ pub enum OutputStream {
         line: Vec<u8>,
     },
 }
+wit_resource!(OutputStream, "wasi:io/streams@0.2.12", "output-stream");
 
 impl OutputStream {
-    /// A stream writing to `pipe`.
-    pub fn body(pipe: SharedOut) -> OutputStream {
-        OutputStream::Body(pipe)
+    /// A log stream for `wasi:cli/stdout` or `stderr` of request `request`.
+    pub fn log(to: LogTo, request: u64) -> OutputStream {
+        OutputStream::Log {
+            to,
+            request,
+            line: Vec::new(),
+        }
     }
 
-    fn log(to: LogTo, request: u64, line: &[u8]) {
+    fn log_line(to: LogTo, request: u64, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches(['\n', '\r']);
         match to {
@@ -163,11 +202,11 @@ impl OutputStream {
         line.extend_from_slice(data);
         while let Some(i) = line.iter().position(|&b| b == b'\n') {
             let rest = line.split_off(i + 1);
-            OutputStream::log(to, request, line);
+            OutputStream::log_line(to, request, line);
             *line = rest;
         }
         if line.len() > MAX_LOG_LINE {
-            OutputStream::log(to, request, line);
+            OutputStream::log_line(to, request, line);
             line.clear();
         }
     }
@@ -178,7 +217,7 @@ impl Drop for OutputStream {
         if let OutputStream::Log { to, request, line } = self
             && !line.is_empty()
         {
-            OutputStream::log(*to, *request, line);
+            OutputStream::log_line(*to, *request, line);
         }
     }
 }
@@ -190,164 +229,247 @@ pub struct IoError {
     /// For `wasi:http/types.http-error-code`.
     pub code: Option<ErrorCode>,
 }
+wit_resource!(IoError, "wasi:io/error@0.2.12", "error");
 
-/// `stream-error.closed`
-fn closed() -> Val {
-    ret::err(Val::Variant("closed".into(), None))
+/// `wasi:io/streams.stream-error`
+#[derive(Debug, PartialEq)]
+pub enum StreamError {
+    /// `last-operation-failed(error)`
+    LastOperationFailed(Own<IoError>),
+    /// `closed`
+    Closed,
 }
 
-/// `stream-error.last-operation-failed(error)`
-fn failed(s: &mut State, code: ErrorCode) -> Result<Val, Trap> {
-    let e = s.own(
-        &R.io_error,
-        Entry::IoError(IoError {
-            message: code.to_string(),
-            code: Some(code),
-        }),
-    )?;
-    Ok(ret::err(Val::Variant(
-        "last-operation-failed".into(),
-        Some(Box::new(e)),
-    )))
+impl StreamError {
+    /// The WIT's name of the case.
+    #[cfg(test)]
+    pub fn case(&self) -> &'static str {
+        match self {
+            StreamError::LastOperationFailed(_) => "last-operation-failed",
+            StreamError::Closed => "closed",
+        }
+    }
 }
 
-fn write_error(s: &mut State, e: WriteError) -> Result<Val, Trap> {
+impl ComponentType for StreamError {
+    const LAYOUT: StaticLayout = StaticLayout::variant(&[Some(<Own<IoError>>::LAYOUT), None]);
+    fn ty() -> Type {
+        Type::Variant(Variant::new([
+            ("last-operation-failed", Some(<Own<IoError>>::ty())),
+            ("closed", None),
+        ]))
+    }
+}
+
+impl VariantType for StreamError {
+    const CASES: u32 = 2;
+    const NAME: &'static str = "stream-error";
+}
+
+impl Lower for StreamError {
+    fn lower_flat<C: AbiContext + ?Sized>(
+        &self,
+        cx: &mut C,
+        dst: &mut Vec<CoreVal>,
+    ) -> Result<(), Trap> {
+        match self {
+            StreamError::LastOperationFailed(e) => {
+                typed::lower_variant_flat::<Self, _, _>(cx, 0, e, dst)
+            }
+            StreamError::Closed => typed::lower_variant_flat::<Self, _, _>(cx, 1, &(), dst),
+        }
+    }
+
+    fn store<C: AbiContext + ?Sized>(&self, cx: &mut C, ptr: u32) -> Result<(), Trap> {
+        match self {
+            StreamError::LastOperationFailed(e) => {
+                typed::store_variant::<Self, _, _>(cx, 0, e, ptr)
+            }
+            StreamError::Closed => typed::store_variant::<Self, _, _>(cx, 1, &(), ptr),
+        }
+    }
+}
+
+/// Bytes for the guest, lowered as `list<u8>` straight from the `Bytes`
+/// hyper received: one copy, into guest memory.
+#[derive(Debug, PartialEq)]
+pub struct GuestBytes(pub Bytes);
+
+impl ComponentType for GuestBytes {
+    const LAYOUT: StaticLayout = <[u8]>::LAYOUT;
+    fn ty() -> Type {
+        <[u8]>::ty()
+    }
+}
+
+impl Lower for GuestBytes {
+    fn lower_flat<C: AbiContext + ?Sized>(
+        &self,
+        cx: &mut C,
+        dst: &mut Vec<CoreVal>,
+    ) -> Result<(), Trap> {
+        self.0[..].lower_flat(cx, dst)
+    }
+
+    fn store<C: AbiContext + ?Sized>(&self, cx: &mut C, ptr: u32) -> Result<(), Trap> {
+        self.0[..].store(cx, ptr)
+    }
+}
+
+type StreamResult<T> = Result<Result<T, StreamError>, HostError>;
+
+/// `stream-error.last-operation-failed(error)`, with a new `error` for
+/// `code`.
+fn failed<T>(s: &mut State, code: ErrorCode) -> StreamResult<T> {
+    let error = s.own(IoError {
+        message: code.to_string(),
+        code: Some(code),
+    })?;
+    Ok(Err(StreamError::LastOperationFailed(error)))
+}
+
+fn write_error<T>(s: &mut State, e: WriteError) -> StreamResult<T> {
     match e {
-        WriteError::Closed => Ok(closed()),
+        WriteError::Closed => Ok(Err(StreamError::Closed)),
         WriteError::Failed(code) => failed(s, code),
     }
 }
 
-type HostResult = Result<Option<Val>, HostError>;
-
 // ---- wasi:io/poll ----
 
 /// `[method]pollable.ready`
-pub fn pollable_ready(s: &mut State, args: &[Val]) -> HostResult {
-    let p = s.table.pollable(arg::rep(&args[0])?)?;
-    Ok(Some(Val::Bool(p.0.is_ready())))
+fn pollable_ready(s: &mut State, (p,): (Borrow<Pollable>,)) -> Result<bool, HostError> {
+    Ok(s.table.get::<Pollable>(p.rep())?.is_ready())
 }
 
 /// `[method]pollable.block`
-pub fn pollable_block(s: &mut State, args: &[Val]) -> HostResult {
-    let p = s.table.pollable(arg::rep(&args[0])?)?;
-    if p.0.is_ready() {
-        Ok(None)
+fn pollable_block(s: &mut State, (p,): (Borrow<Pollable>,)) -> Result<(), HostError> {
+    let p = s.table.get::<Pollable>(p.rep())?;
+    if p.is_ready() {
+        Ok(())
     } else {
-        Err(suspend(p.0.clone()))
+        Err(HostError::Suspend(wait_any(vec![p.clone()])))
     }
 }
 
 /// `poll`: the indices of the ready pollables, blocking until one is.
-pub fn poll(s: &mut State, args: &[Val]) -> HostResult {
-    let list = arg::list(&args[0])?;
+fn poll(s: &mut State, (list,): (Vec<Borrow<Pollable>>,)) -> Result<Vec<u32>, HostError> {
     if list.is_empty() {
         return Err(Trap::host("wasi:io/poll.poll called with an empty list").into());
     }
-    let mut sources = Vec::with_capacity(list.len());
+    let mut pollables = Vec::with_capacity(list.len());
     let mut ready = Vec::new();
-    for (i, p) in list.iter().enumerate() {
-        let src = s.table.pollable(arg::rep(p)?)?.0.clone();
-        if src.is_ready() {
-            ready.push(Val::U32(i as u32));
+    for (i, p) in (0..).zip(&list) {
+        let p = s.table.get::<Pollable>(p.rep())?;
+        if p.is_ready() {
+            ready.push(i);
         }
-        sources.push(src);
+        pollables.push(p.clone());
     }
     if ready.is_empty() {
-        return Err(HostError::Suspend(wait_any(sources)));
+        return Err(HostError::Suspend(wait_any(pollables)));
     }
-    Ok(Some(Val::List(ready)))
+    Ok(ready)
 }
 
 // ---- wasi:io/error ----
 
 /// `[method]error.to-debug-string`
-pub fn error_to_debug_string(s: &mut State, args: &[Val]) -> HostResult {
-    let e = s.table.io_error(arg::rep(&args[0])?)?;
-    Ok(Some(Val::String(e.message.clone())))
-}
-
-/// `wasi:http/types.http-error-code`
-pub fn http_error_code(s: &mut State, args: &[Val]) -> HostResult {
-    let e = s.table.io_error(arg::rep(&args[0])?)?;
-    Ok(Some(match &e.code {
-        Some(c) => ret::some(c.to_val()),
-        None => ret::none(),
-    }))
+fn error_to_debug_string(s: &mut State, (e,): (Borrow<IoError>,)) -> Result<String, HostError> {
+    Ok(s.table.get::<IoError>(e.rep())?.message.clone())
 }
 
 // ---- input-stream ----
 
-fn read_impl(s: &mut State, args: &[Val], blocking: bool, skip: bool) -> HostResult {
-    let rep = arg::rep(&args[0])?;
-    let len = arg::u64(&args[1])?.min(MAX_READ) as usize;
-    let pipe = match s.table.input_stream(rep)? {
-        InputStream::Empty => return Ok(Some(closed())),
-        InputStream::Body(p) => p.clone(),
+/// What a read of an input stream gives.
+enum Got {
+    Bytes(Bytes),
+    Closed,
+    Failed(ErrorCode),
+}
+
+/// Read up to `len` bytes of stream `rep` (suspending until some come, if
+/// `blocking`).
+fn read_stream(s: &mut State, rep: u32, len: u64, blocking: bool) -> Result<Got, HostError> {
+    let len = len.min(MAX_READ) as usize;
+    let pipe = match s.table.get::<InputStream>(rep)? {
+        InputStream::Empty => return Ok(Got::Closed),
+        InputStream::Body(p) => p,
     };
-    let got = locked(&pipe).read(len);
+    let got = locked(pipe).read(len);
     match got {
         Ok(bytes) if bytes.is_empty() && len > 0 && blocking => {
-            Err(suspend(PollSource::Input(pipe)))
+            Err(suspend(Readable(pipe.clone())))
         }
-        Ok(bytes) => Ok(Some(if skip {
-            ret::ok(Val::U64(bytes.len() as u64))
-        } else {
-            ret::ok(Val::Bytes(bytes.to_vec()))
-        })),
-        Err(None) => Ok(Some(closed())),
-        Err(Some(code)) => Ok(Some(failed(s, code)?)),
+        Ok(bytes) => Ok(Got::Bytes(bytes)),
+        Err(None) => Ok(Got::Closed),
+        Err(Some(code)) => Ok(Got::Failed(code)),
     }
 }
 
-/// `[method]input-stream.read`
-pub fn input_read(s: &mut State, args: &[Val]) -> HostResult {
-    read_impl(s, args, false, false)
+fn read_impl(
+    s: &mut State,
+    (stream, len): (Borrow<InputStream>, u64),
+    blocking: bool,
+) -> StreamResult<GuestBytes> {
+    match read_stream(s, stream.rep(), len, blocking)? {
+        Got::Bytes(b) => Ok(Ok(GuestBytes(b))),
+        Got::Closed => Ok(Err(StreamError::Closed)),
+        Got::Failed(code) => failed(s, code),
+    }
 }
-/// `[method]input-stream.blocking-read`
-pub fn input_blocking_read(s: &mut State, args: &[Val]) -> HostResult {
-    read_impl(s, args, true, false)
-}
-/// `[method]input-stream.skip`
-pub fn input_skip(s: &mut State, args: &[Val]) -> HostResult {
-    read_impl(s, args, false, true)
-}
-/// `[method]input-stream.blocking-skip`
-pub fn input_blocking_skip(s: &mut State, args: &[Val]) -> HostResult {
-    read_impl(s, args, true, true)
+
+fn skip_impl(
+    s: &mut State,
+    (stream, len): (Borrow<InputStream>, u64),
+    blocking: bool,
+) -> StreamResult<u64> {
+    match read_stream(s, stream.rep(), len, blocking)? {
+        Got::Bytes(b) => Ok(Ok(b.len() as u64)),
+        Got::Closed => Ok(Err(StreamError::Closed)),
+        Got::Failed(code) => failed(s, code),
+    }
 }
 
 /// `[method]input-stream.subscribe`
-pub fn input_subscribe(s: &mut State, args: &[Val]) -> HostResult {
-    let rep = arg::rep(&args[0])?;
-    let src = match s.table.input_stream(rep)? {
-        InputStream::Empty => PollSource::Ready,
-        InputStream::Body(p) => PollSource::Input(p.clone()),
+fn input_subscribe(
+    s: &mut State,
+    (stream,): (Borrow<InputStream>,),
+) -> Result<Own<Pollable>, HostError> {
+    let rep = stream.rep();
+    let p = match s.table.get::<InputStream>(rep)? {
+        InputStream::Empty => subscribe(s, Ready, rep)?,
+        InputStream::Body(p) => {
+            let p = p.clone();
+            subscribe(s, Readable(p), rep)?
+        }
     };
-    Ok(Some(s.own_child(
-        &R.pollable,
-        Entry::Pollable(Pollable(src)),
-        rep,
-    )?))
+    Ok(p)
 }
 
 // ---- output-stream ----
 
-/// `[method]output-stream.check-write`
-pub fn output_check_write(s: &mut State, args: &[Val]) -> HostResult {
-    let permit = match s.table.output_stream(arg::rep(&args[0])?)? {
+/// How many bytes stream `rep` takes now.
+fn permit(s: &mut State, rep: u32) -> Result<Result<usize, WriteError>, Trap> {
+    Ok(match s.table.get::<OutputStream>(rep)? {
         OutputStream::Log { .. } => Ok(MAX_READ as usize),
         OutputStream::Body(p) => locked(p).permit(),
-    };
-    Ok(Some(match permit {
-        Ok(n) => ret::ok(Val::U64(n as u64)),
-        Err(e) => write_error(s, e)?,
-    }))
+    })
 }
 
-fn write_bytes(s: &mut State, rep: u32, data: Bytes, blocking: bool) -> HostResult {
+/// `[method]output-stream.check-write`
+fn check_write(s: &mut State, (stream,): (Borrow<OutputStream>,)) -> StreamResult<u64> {
+    match permit(s, stream.rep())? {
+        Ok(n) => Ok(Ok(n as u64)),
+        Err(e) => write_error(s, e),
+    }
+}
+
+/// Write `data` to stream `rep`: at most what `check-write` permits, or,
+/// if `blocking`, suspending until the stream takes all of it.
+fn write_bytes(s: &mut State, rep: u32, data: Bytes, blocking: bool) -> StreamResult<()> {
     let id = s.id;
-    let result = match s.table.output_stream(rep)? {
+    let result = match s.table.get_mut::<OutputStream>(rep)? {
         OutputStream::Log { to, line, .. } => {
             OutputStream::write_log(*to, id, line, &data);
             Ok(())
@@ -375,21 +497,23 @@ fn write_bytes(s: &mut State, rep: u32, data: Bytes, blocking: bool) -> HostResu
             }
         }
     };
-    Ok(Some(match result {
-        Ok(()) => ret::ok_unit(),
-        Err(e) => write_error(s, e)?,
-    }))
+    match result {
+        Ok(()) => Ok(Ok(())),
+        Err(e) => write_error(s, e),
+    }
 }
 
-/// `[method]output-stream.write`
-pub fn output_write(s: &mut State, args: &[Val]) -> HostResult {
-    let data = Bytes::from(arg::bytes(&args[1])?);
-    write_bytes(s, arg::rep(&args[0])?, data, false)
+/// `[method]output-stream.write`: the lifted `Vec` becomes the body's
+/// `Bytes` without another copy.
+fn write(s: &mut State, (stream, data): (Borrow<OutputStream>, Vec<u8>)) -> StreamResult<()> {
+    write_bytes(s, stream.rep(), Bytes::from(data), false)
 }
 
 /// `[method]output-stream.blocking-write-and-flush`
-pub fn output_blocking_write_and_flush(s: &mut State, args: &[Val]) -> HostResult {
-    let data = Bytes::from(arg::bytes(&args[1])?);
+fn blocking_write_and_flush(
+    s: &mut State,
+    (stream, data): (Borrow<OutputStream>, Vec<u8>),
+) -> StreamResult<()> {
     if data.len() > MAX_BLOCKING_WRITE {
         return Err(Trap::host(format!(
             "blocking-write-and-flush of {} bytes, more than {MAX_BLOCKING_WRITE}",
@@ -397,51 +521,47 @@ pub fn output_blocking_write_and_flush(s: &mut State, args: &[Val]) -> HostResul
         ))
         .into());
     }
-    write_bytes(s, arg::rep(&args[0])?, data, true)
+    write_bytes(s, stream.rep(), Bytes::from(data), true)
 }
 
 /// `[method]output-stream.write-zeroes`
-pub fn output_write_zeroes(s: &mut State, args: &[Val]) -> HostResult {
-    let n = arg::u64(&args[1])?.min(MAX_READ) as usize;
-    write_bytes(s, arg::rep(&args[0])?, Bytes::from(vec![0; n]), false)
+fn write_zeroes(s: &mut State, (stream, len): (Borrow<OutputStream>, u64)) -> StreamResult<()> {
+    let n = len.min(MAX_READ) as usize;
+    write_bytes(s, stream.rep(), Bytes::from(vec![0; n]), false)
 }
 
 /// `[method]output-stream.blocking-write-zeroes-and-flush`
-pub fn output_blocking_write_zeroes_and_flush(s: &mut State, args: &[Val]) -> HostResult {
-    let n = arg::u64(&args[1])?;
-    if n > MAX_BLOCKING_WRITE as u64 {
-        return Err(Trap::host("blocking-write-zeroes-and-flush of more than 4096 bytes").into());
+fn blocking_write_zeroes_and_flush(
+    s: &mut State,
+    (stream, len): (Borrow<OutputStream>, u64),
+) -> StreamResult<()> {
+    if len > MAX_BLOCKING_WRITE as u64 {
+        return Err(Trap::host(format!(
+            "blocking-write-zeroes-and-flush of {len} bytes, more than {MAX_BLOCKING_WRITE}"
+        ))
+        .into());
     }
-    write_bytes(
-        s,
-        arg::rep(&args[0])?,
-        Bytes::from(vec![0; n as usize]),
-        true,
-    )
+    write_bytes(s, stream.rep(), Bytes::from(vec![0; len as usize]), true)
 }
 
 /// `[method]output-stream.flush`: bytes written are already handed to the
 /// HTTP body; this only reports the stream's state.
-pub fn output_flush(s: &mut State, args: &[Val]) -> HostResult {
-    let permit = match s.table.output_stream(arg::rep(&args[0])?)? {
-        OutputStream::Log { .. } => Ok(0),
-        OutputStream::Body(p) => locked(p).permit(),
-    };
-    Ok(Some(match permit {
-        Ok(_) => ret::ok_unit(),
-        Err(e) => write_error(s, e)?,
-    }))
+fn flush(s: &mut State, (stream,): (Borrow<OutputStream>,)) -> StreamResult<()> {
+    match permit(s, stream.rep())? {
+        Ok(_) => Ok(Ok(())),
+        Err(e) => write_error(s, e),
+    }
 }
 
 /// `[method]output-stream.blocking-flush`: waits until the HTTP body took
 /// everything queued.
-pub fn output_blocking_flush(s: &mut State, args: &[Val]) -> HostResult {
-    let permit = match s.table.output_stream(arg::rep(&args[0])?)? {
+fn blocking_flush(s: &mut State, (stream,): (Borrow<OutputStream>,)) -> StreamResult<()> {
+    let permit = match s.table.get::<OutputStream>(stream.rep())? {
         OutputStream::Log { .. } => Ok(0),
         OutputStream::Body(p) => {
             let pipe = locked(p);
             match pipe.permit() {
-                Ok(n) if n < crate::body::OUT_PIPE_CAPACITY => {
+                Ok(n) if n < OUT_PIPE_CAPACITY => {
                     drop(pipe);
                     let p = p.clone();
                     return Err(HostError::Suspend(Box::pin(poll_fn(move |cx| {
@@ -452,88 +572,273 @@ pub fn output_blocking_flush(s: &mut State, args: &[Val]) -> HostResult {
             }
         }
     };
-    Ok(Some(match permit {
-        Ok(_) => ret::ok_unit(),
-        Err(e) => write_error(s, e)?,
-    }))
-}
-
-/// `[method]output-stream.subscribe`
-pub fn output_subscribe(s: &mut State, args: &[Val]) -> HostResult {
-    let rep = arg::rep(&args[0])?;
-    let src = match s.table.output_stream(rep)? {
-        OutputStream::Log { .. } => PollSource::Ready,
-        OutputStream::Body(p) => PollSource::Output(p.clone()),
-    };
-    Ok(Some(s.own_child(
-        &R.pollable,
-        Entry::Pollable(Pollable(src)),
-        rep,
-    )?))
-}
-
-fn splice_impl(s: &mut State, args: &[Val], blocking: bool) -> HostResult {
-    let out = arg::rep(&args[0])?;
-    let input = arg::rep(&args[1])?;
-    let len = arg::u64(&args[2])?.min(MAX_READ) as usize;
-    let permit = match s.table.output_stream(out)? {
-        OutputStream::Log { .. } => Ok(len),
-        OutputStream::Body(p) => locked(p).permit(),
-    };
-    let permit = match permit {
-        Ok(0) if blocking && len > 0 => {
-            if let OutputStream::Body(p) = s.table.output_stream(out)? {
-                return Err(suspend(PollSource::Output(p.clone())));
-            }
-            0
-        }
-        Ok(n) => n,
-        Err(e) => return Ok(Some(write_error(s, e)?)),
-    };
-    let n = len.min(permit);
-    let pipe = match s.table.input_stream(input)? {
-        InputStream::Empty => return Ok(Some(closed())),
-        InputStream::Body(p) => p.clone(),
-    };
-    let got = locked(&pipe).read(n);
-    match got {
-        Ok(bytes) if bytes.is_empty() && n > 0 && blocking => Err(suspend(PollSource::Input(pipe))),
-        Ok(bytes) => {
-            let count = bytes.len() as u64;
-            let r = write_bytes(s, out, bytes, false)?;
-            match r {
-                Some(Val::Result(Ok(_))) => Ok(Some(ret::ok(Val::U64(count)))),
-                other => Ok(other),
-            }
-        }
-        Err(None) => Ok(Some(closed())),
-        Err(Some(code)) => Ok(Some(failed(s, code)?)),
+    match permit {
+        Ok(_) => Ok(Ok(())),
+        Err(e) => write_error(s, e),
     }
 }
 
-/// `[method]output-stream.splice`
-pub fn output_splice(s: &mut State, args: &[Val]) -> HostResult {
-    splice_impl(s, args, false)
-}
-/// `[method]output-stream.blocking-splice`
-pub fn output_blocking_splice(s: &mut State, args: &[Val]) -> HostResult {
-    splice_impl(s, args, true)
-}
-
-/// A new log stream for `wasi:cli/stdout` or `stderr`.
-pub fn log_stream(s: &mut State, to: LogTo) -> Result<Val, Trap> {
-    let request = s.id;
-    s.own(
-        &R.output_stream,
-        Entry::OutputStream(OutputStream::Log {
-            to,
-            request,
-            line: Vec::new(),
-        }),
-    )
+/// `[method]output-stream.subscribe`
+fn output_subscribe(
+    s: &mut State,
+    (stream,): (Borrow<OutputStream>,),
+) -> Result<Own<Pollable>, HostError> {
+    let rep = stream.rep();
+    let p = match s.table.get::<OutputStream>(rep)? {
+        OutputStream::Log { .. } => subscribe(s, Ready, rep)?,
+        OutputStream::Body(p) => {
+            let p = p.clone();
+            subscribe(s, Writable(p), rep)?
+        }
+    };
+    Ok(p)
 }
 
-/// An empty input stream for `wasi:cli/stdin`.
-pub fn empty_input(s: &mut State) -> Result<Val, Trap> {
-    s.own(&R.input_stream, Entry::InputStream(InputStream::Empty))
+/// `splice` and `blocking-splice`: read from `src` at most what `dst`
+/// permits, and write it.
+fn splice_impl(
+    s: &mut State,
+    (dst, src, len): (Borrow<OutputStream>, Borrow<InputStream>, u64),
+    blocking: bool,
+) -> StreamResult<u64> {
+    let (out, input) = (dst.rep(), src.rep());
+    let len = len.min(MAX_READ) as usize;
+    let permit = match s.table.get::<OutputStream>(out)? {
+        OutputStream::Log { .. } => Ok(len),
+        OutputStream::Body(p) => {
+            let permit = locked(p).permit();
+            if blocking && len > 0 && matches!(permit, Ok(0)) {
+                return Err(suspend(Writable(p.clone())));
+            }
+            permit
+        }
+    };
+    let n = match permit {
+        Ok(n) => len.min(n),
+        Err(e) => return write_error(s, e),
+    };
+    match read_stream(s, input, n as u64, blocking)? {
+        Got::Bytes(bytes) => {
+            let count = bytes.len() as u64;
+            Ok(write_bytes(s, out, bytes, false)?.map(|()| count))
+        }
+        Got::Closed => Ok(Err(StreamError::Closed)),
+        Got::Failed(code) => failed(s, code),
+    }
+}
+
+/// Register `wasi:io/{poll, error, streams}`.
+pub fn register(r: &mut Registry<'_>) {
+    r.resource::<Pollable>();
+    r.resource::<IoError>();
+    r.resource::<InputStream>();
+    r.resource::<OutputStream>();
+
+    r.typed(POLL, "[method]pollable.ready", pollable_ready);
+    r.typed(POLL, "[method]pollable.block", pollable_block);
+    r.typed(POLL, "poll", poll);
+
+    r.typed(
+        ERROR,
+        "[method]error.to-debug-string",
+        error_to_debug_string,
+    );
+
+    r.typed(STREAMS, "[method]input-stream.read", |s, a| {
+        read_impl(s, a, false)
+    });
+    r.typed(STREAMS, "[method]input-stream.blocking-read", |s, a| {
+        read_impl(s, a, true)
+    });
+    r.typed(STREAMS, "[method]input-stream.skip", |s, a| {
+        skip_impl(s, a, false)
+    });
+    r.typed(STREAMS, "[method]input-stream.blocking-skip", |s, a| {
+        skip_impl(s, a, true)
+    });
+    r.typed(STREAMS, "[method]input-stream.subscribe", input_subscribe);
+
+    r.typed(STREAMS, "[method]output-stream.check-write", check_write);
+    r.typed(STREAMS, "[method]output-stream.write", write);
+    r.typed(
+        STREAMS,
+        "[method]output-stream.blocking-write-and-flush",
+        blocking_write_and_flush,
+    );
+    r.typed(STREAMS, "[method]output-stream.flush", flush);
+    r.typed(
+        STREAMS,
+        "[method]output-stream.blocking-flush",
+        blocking_flush,
+    );
+    r.typed(STREAMS, "[method]output-stream.subscribe", output_subscribe);
+    r.typed(STREAMS, "[method]output-stream.write-zeroes", write_zeroes);
+    r.typed(
+        STREAMS,
+        "[method]output-stream.blocking-write-zeroes-and-flush",
+        blocking_write_zeroes_and_flush,
+    );
+    r.typed(STREAMS, "[method]output-stream.splice", |s, a| {
+        splice_impl(s, a, false)
+    });
+    r.typed(STREAMS, "[method]output-stream.blocking-splice", |s, a| {
+        splice_impl(s, a, true)
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+
+    use super::*;
+    use crate::pipe::{InPipe, OutPipe, PipeBody};
+    use crate::testcx::{TestCx, check_labels, check_lowering, state, wit_type};
+    use engine_abi::abi::typed::HostResource;
+    use engine_abi::abi::{Resource, Val};
+    use http_body::Body as _;
+    use http_body_util::BodyExt;
+
+    #[test]
+    fn stream_error_is_the_wits() {
+        assert_eq!(StreamError::ty(), wit_type(STREAMS, "stream-error"));
+        let failed = StreamError::LastOperationFailed(Own::new(5));
+        let all = [failed, StreamError::Closed];
+        check_labels(&all, StreamError::case);
+        let error = Val::Own(Resource {
+            ty: IoError::resource_type(),
+            rep: 5,
+        });
+        for (e, payload) in all.into_iter().zip([Some(error), None]) {
+            let v = Val::Variant(e.case().into(), payload.map(Box::new));
+            check_lowering(&e, &v);
+            let r: Result<GuestBytes, StreamError> = Err(e);
+            check_lowering(&r, &Val::Result(Err(Some(Box::new(v)))));
+        }
+        let bytes = Bytes::from_static(b"\x00body\xff");
+        let r: Result<GuestBytes, StreamError> = Ok(GuestBytes(bytes.clone()));
+        check_lowering(
+            &r,
+            &Val::Result(Ok(Some(Box::new(Val::Bytes(bytes.to_vec()))))),
+        );
+    }
+
+    /// The bytes a guest writes are copied once, out of its memory, by the
+    /// lift; the `Bytes` the HTTP body yields is that very allocation.
+    #[test]
+    fn written_bytes_are_copied_once() {
+        let mut s = state();
+        let pipe = OutPipe::new(None, u64::MAX, ErrorCode::response_body_size);
+        let rep = s.table.push(OutputStream::Body(pipe.clone())).unwrap();
+        let mut cx = TestCx::new();
+        let handle = cx.give(Resource {
+            ty: OutputStream::resource_type(),
+            rep,
+        });
+        let data: Vec<u8> = (0..OUT_PIPE_CAPACITY).map(|i| (i % 251) as u8).collect();
+        let ptr = cx.alloc(1, data.len() as u32);
+        cx.poke(ptr, &data);
+        let flat = [handle, ptr, data.len() as u32].map(|v| CoreVal::I32(v as i32));
+        let args: (Borrow<OutputStream>, Vec<u8>) = typed::lift_args(&mut cx, &flat).unwrap();
+        let lifted_at = args.1.as_ptr();
+        assert_eq!(write(&mut s, args).unwrap(), Ok(()));
+
+        let mut body = PipeBody(pipe);
+        let mut cx = Context::from_waker(Waker::noop());
+        let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) else {
+            panic!("the body has a frame");
+        };
+        let chunk = frame.into_data().unwrap();
+        assert_eq!(chunk, data);
+        assert_eq!(
+            chunk.as_ptr(),
+            lifted_at,
+            "the body's bytes were copied again"
+        );
+    }
+
+    /// The bytes a guest reads are the `Bytes` hyper received, lowered
+    /// straight into guest memory.
+    #[test]
+    fn read_bytes_are_lowered_from_the_received_bytes() {
+        let mut s = state();
+        let received = Bytes::from(vec![7u8; 1000]);
+        let body = http_body_util::Full::new(received.clone())
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let pipe = InPipe::new(body, u64::MAX, ErrorCode::request_body_size);
+        let rep = s.table.push(InputStream::Body(pipe)).unwrap();
+        let Ok(Ok(GuestBytes(first))) = read_impl(&mut s, (Borrow::new(rep), 600), false) else {
+            panic!("a read of a full body gives bytes");
+        };
+        assert_eq!(
+            first.as_ptr(),
+            received.as_ptr(),
+            "the read copied the bytes"
+        );
+        let Ok(Ok(GuestBytes(rest))) = read_impl(&mut s, (Borrow::new(rep), 600), false) else {
+            panic!("the rest of the body");
+        };
+        assert_eq!(rest.len(), 400);
+        assert!(matches!(
+            read_impl(&mut s, (Borrow::new(rep), 600), false),
+            Ok(Err(StreamError::Closed))
+        ));
+
+        let mut cx = TestCx::new();
+        let mut flat = Vec::new();
+        GuestBytes(first.clone())
+            .lower_flat(&mut cx, &mut flat)
+            .unwrap();
+        assert_eq!(cx.reallocs.len(), 1, "one allocation in the guest");
+        let [CoreVal::I32(at), CoreVal::I32(len)] = flat[..] else {
+            panic!("a pointer and a length");
+        };
+        assert_eq!(&cx.mem[at as usize..][..len as usize], &first[..]);
+    }
+
+    #[test]
+    fn polls_and_blocks() {
+        let mut s = state();
+        let pipe = OutPipe::new(None, u64::MAX, ErrorCode::response_body_size);
+        let out = s.table.push(OutputStream::Body(pipe.clone())).unwrap();
+        let ready = output_subscribe(&mut s, (Borrow::new(out),)).unwrap();
+        assert!(pollable_ready(&mut s, (Borrow::new(ready.rep()),)).unwrap());
+        // Fill the pipe: not writable, so blocking suspends.
+        let full = vec![0; OUT_PIPE_CAPACITY];
+        assert_eq!(write(&mut s, (Borrow::new(out), full)).unwrap(), Ok(()));
+        assert!(!pollable_ready(&mut s, (Borrow::new(ready.rep()),)).unwrap());
+        assert!(matches!(
+            pollable_block(&mut s, (Borrow::new(ready.rep()),)),
+            Err(HostError::Suspend(_))
+        ));
+        assert!(matches!(
+            poll(&mut s, (vec![Borrow::new(ready.rep())],)),
+            Err(HostError::Suspend(_))
+        ));
+        // A write past the permit is a trap, a blocking one suspends.
+        assert!(matches!(
+            write(&mut s, (Borrow::new(out), vec![1])),
+            Err(HostError::Trap(_))
+        ));
+        assert!(matches!(
+            blocking_write_and_flush(&mut s, (Borrow::new(out), vec![1])),
+            Err(HostError::Suspend(_))
+        ));
+        // The stream cannot go while its pollable lives.
+        assert!(s.table.take::<OutputStream>(out).is_err());
+        // The reader gone, the stream is closed, and ready.
+        drop(PipeBody(pipe));
+        assert_eq!(
+            check_write(&mut s, (Borrow::new(out),)).unwrap(),
+            Err(StreamError::Closed)
+        );
+        assert_eq!(
+            poll(&mut s, (vec![Borrow::new(ready.rep())],)).unwrap(),
+            [0]
+        );
+        s.table.take::<Pollable>(ready.rep()).unwrap();
+        s.table.take::<OutputStream>(out).unwrap();
+        // An empty poll is a trap.
+        assert!(matches!(poll(&mut s, (vec![],)), Err(HostError::Trap(_))));
+    }
 }

@@ -3,54 +3,38 @@
 //! it).
 
 use engine_abi::Trap;
-use engine_abi::abi::Val;
 use engine_abi::engine::HostError;
 use rand::Rng;
 
-use crate::state::{State, arg};
+use crate::state::State;
+use crate::wit::Registry;
 
-type HostResult = Result<Option<Val>, HostError>;
-
-fn bytes(s: &mut State, args: &[Val]) -> HostResult {
-    let n = arg::u64(&args[0])?;
+fn bytes(s: &mut State, (len,): (u64,)) -> Result<Vec<u8>, HostError> {
     // The bytes are lowered into the guest's memory: more than it may have
     // cannot succeed, so refuse before allocating.
-    if n > s.shared.config.max_memory_bytes as u64 {
+    if len > s.shared.config.max_memory_bytes as u64 {
         return Err(Trap::host(format!(
-            "get-random-bytes({n}) asks for more than the guest's memory limit"
+            "get-random-bytes({len}) asks for more than the guest's memory limit"
         ))
         .into());
     }
-    let mut buf = vec![0u8; n as usize];
+    let mut buf = vec![0u8; len as usize];
     rand::rng().fill_bytes(&mut buf);
-    Ok(Some(Val::Bytes(buf)))
+    Ok(buf)
 }
 
-/// `random.get-random-bytes`
-pub fn get_random_bytes(s: &mut State, args: &[Val]) -> HostResult {
-    bytes(s, args)
+fn u64(_: &mut State, (): ()) -> Result<u64, HostError> {
+    Ok(rand::rng().next_u64())
 }
 
-/// `random.get-random-u64`
-pub fn get_random_u64(_: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(Val::U64(rand::rng().next_u64())))
-}
-
-/// `insecure.get-insecure-random-bytes`
-pub fn get_insecure_random_bytes(s: &mut State, args: &[Val]) -> HostResult {
-    bytes(s, args)
-}
-
-/// `insecure.get-insecure-random-u64`
-pub fn get_insecure_random_u64(_: &mut State, _: &[Val]) -> HostResult {
-    Ok(Some(Val::U64(rand::rng().next_u64())))
-}
-
-/// `insecure-seed.insecure-seed`
-pub fn insecure_seed(_: &mut State, _: &[Val]) -> HostResult {
-    let mut r = rand::rng();
-    Ok(Some(Val::Tuple(vec![
-        Val::U64(r.next_u64()),
-        Val::U64(r.next_u64()),
-    ])))
+/// Register `wasi:random/{random, insecure, insecure-seed}`.
+pub fn register(r: &mut Registry<'_>) {
+    r.typed("wasi:random/random", "get-random-bytes", bytes);
+    r.typed("wasi:random/random", "get-random-u64", u64);
+    r.typed("wasi:random/insecure", "get-insecure-random-bytes", bytes);
+    r.typed("wasi:random/insecure", "get-insecure-random-u64", u64);
+    r.typed("wasi:random/insecure-seed", "insecure-seed", |_, (): ()| {
+        let mut r = rand::rng();
+        Ok((r.next_u64(), r.next_u64()))
+    });
 }

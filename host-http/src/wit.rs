@@ -1,4 +1,6 @@
-//! The host's function types, straight from the vendored WIT.
+//! The host's function types, straight from the vendored WIT, and the
+//! [`Registry`] each interface's file registers its functions and
+//! resources with.
 //!
 //! `wit/` (wasi:http@0.2.12 and its deps) is compiled into the binary with
 //! `include_str!` and parsed once with wit-parser. Every function the host
@@ -6,30 +8,34 @@
 //! [`Type`], with resources mapped to the host's [`ResourceType`]s. So the
 //! types the host offers are exactly the WIT's, and a guest built against any
 //! 0.2.x release binds to them (the linker matches interfaces by semver
-//! track).
+//! track). A typed implementation ([`Registry::typed`]) is checked against
+//! that type when it is registered: its Rust parameter and result types
+//! must be the WIT's.
 //!
-//! What is registered:
+//! What is registered (see [`crate::imports`]):
 //! - every function of every interface the `wasi:http/proxy` world imports,
-//!   each from the table of implementations ([`crate::imports`]); a function
-//!   without one is a bug (see the test `proxy_world_is_fully_implemented`);
+//!   by the file that implements its interface; a function without one is a
+//!   bug (see the test `imports::tests::proxy_world_is_fully_implemented`);
 //! - the other interfaces of `wasi:cli/imports` (environment, exit,
 //!   terminals, filesystem, sockets…), which real toolchains import even for
-//!   a proxy: implemented ones from the same table, the rest as functions
-//!   that trap naming themselves, so such guests link and fail only if they
-//!   really use them.
+//!   a proxy: implemented ones likewise, the rest as functions that trap
+//!   naming themselves, so such guests link and fail only if they really
+//!   use them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 
-use engine_abi::Linker;
-use engine_abi::abi::Val;
+use engine_abi::abi::typed::HostResource;
+use engine_abi::abi::{Lift, Lower, Val};
 use engine_abi::engine::HostError;
 use engine_abi::types::{
     Enum, Flags, FuncType, List, OptionType, Record, ResourceType, ResultType, Tuple, Type, Variant,
 };
+use engine_abi::{Linker, Trap};
 use wit_parser::{Handle, InterfaceId, Resolve, TypeDefKind, TypeId, WorldItem};
 
 use crate::state::State;
+use crate::table::Entry;
 
 /// The WIT files, in dependency order.
 const SOURCES: &[(&str, &str)] = &[
@@ -50,10 +56,6 @@ pub const PROXY_WORLD: &str = "wasi:http/proxy@0.2.12";
 /// The world whose other imports the host provides so that guests of real
 /// toolchains link.
 pub const EXTRA_WORLD: &str = "wasi:cli/imports@0.2.12";
-
-/// A host function: the request's state and the lifted arguments in, the
-/// result out.
-pub type HostFn = fn(&mut State, &[Val]) -> Result<Option<Val>, HostError>;
 
 /// The parsed WIT, once per process.
 pub struct Wit {
@@ -86,7 +88,7 @@ pub struct WitFunc {
 }
 
 /// One resource of an imported interface.
-pub struct WitResource {
+pub struct ResourceDecl {
     /// `wasi:http/types@0.2.12`
     pub interface: String,
     /// `fields`
@@ -121,8 +123,25 @@ impl Wit {
             .collect()
     }
 
+    /// The type named `name` in `interface` (unversioned), converted as
+    /// function types are.
+    #[cfg(test)]
+    pub fn type_named(&self, interface: &str, name: &str) -> Option<Type> {
+        let (_, iface) = self.resolve.interfaces.iter().find(|(id, _)| {
+            self.resolve
+                .id_of(*id)
+                .is_some_and(|n| unversioned(&n) == interface)
+        })?;
+        let &id = iface.types.get(name)?;
+        let mut conv = Converter {
+            resolve: &self.resolve,
+            cache: HashMap::new(),
+        };
+        Some(conv.ty(&wit_parser::Type::Id(id)))
+    }
+
     /// The resources and functions of the interfaces `world` imports.
-    pub fn imports(&self, world: &str) -> (Vec<WitResource>, Vec<WitFunc>) {
+    pub fn imports(&self, world: &str) -> (Vec<ResourceDecl>, Vec<WitFunc>) {
         let mut resources = Vec::new();
         let mut funcs = Vec::new();
         let mut conv = Converter {
@@ -136,7 +155,7 @@ impl Wit {
             let i = &self.resolve.interfaces[iface];
             for (name, &ty) in &i.types {
                 if matches!(self.resolve.types[ty].kind, TypeDefKind::Resource) {
-                    resources.push(WitResource {
+                    resources.push(ResourceDecl {
                         interface: iname.clone(),
                         name: name.clone(),
                     });
@@ -259,48 +278,212 @@ pub fn unversioned(interface: &str) -> &str {
     interface.split_once('@').map_or(interface, |(b, _)| b)
 }
 
-/// The implementations, by unversioned interface and function name.
-pub type Impls = HashMap<(&'static str, &'static str), HostFn>;
+/// A host resource type one of the host's files implements: an entry of
+/// the request's table, with typed handles, which [`Registry::resource`]
+/// defines with a destructor that drops the entry. Implemented with
+/// `wit_resource!`.
+pub trait WitResource: Entry + HostResource {
+    /// The versioned interface that defines the resource,
+    /// `wasi:http/types@0.2.12` (its name is [`Entry::NAME`]).
+    const INTERFACE: &'static str;
+}
 
-/// Build the linker: every resource of both worlds with a destructor that
-/// drops the host's table entry, and every function of both worlds.
-pub fn linker(impls: &Impls) -> Linker<State> {
-    let mut linker = Linker::new();
-    let mut seen = std::collections::HashSet::new();
-    for world in [PROXY_WORLD, EXTRA_WORLD] {
-        let (resources, funcs) = wit().imports(world);
-        for r in resources {
-            if !seen.insert((r.interface.clone(), r.name.clone())) {
+/// `(unversioned interface, name)`, e.g. `("wasi:http/types", "[method]fields.get")`.
+pub type Key = (String, String);
+
+/// Where each interface's file registers its functions and resources, with
+/// the types the WIT gives them.
+pub struct Registry<'l> {
+    linker: &'l mut Linker<State>,
+    /// Every function of both worlds: its versioned interface and type.
+    funcs: HashMap<Key, (String, FuncType)>,
+    /// Every resource of both worlds: its versioned interface.
+    resources: HashMap<Key, String>,
+    defined_funcs: HashSet<Key>,
+    defined_resources: HashSet<Key>,
+    problems: Vec<String>,
+}
+
+/// What a [`Registry`] registered, and what went wrong (a host bug: the
+/// tests check there is nothing).
+#[derive(Debug, Default)]
+pub struct Report {
+    /// The implemented functions, by unversioned interface and name.
+    pub funcs: HashSet<Key>,
+    /// The resources the host's files own, by unversioned interface and name.
+    pub resources: HashSet<Key>,
+    /// Implementations of functions the WIT does not have, typed ones whose
+    /// Rust types are not the WIT's, functions registered twice.
+    pub problems: Vec<String>,
+}
+
+/// The key of `name` of `interface` (versioned or not).
+pub fn key(interface: &str, name: &str) -> Key {
+    (unversioned(interface).to_string(), name.to_string())
+}
+
+impl<'l> Registry<'l> {
+    /// A registry defining into `linker` the functions and resources of
+    /// both worlds of `wit`.
+    pub fn new(linker: &'l mut Linker<State>, wit: &Wit) -> Registry<'l> {
+        let mut funcs = HashMap::new();
+        let mut resources = HashMap::new();
+        for world in [PROXY_WORLD, EXTRA_WORLD] {
+            let (rs, fs) = wit.imports(world);
+            for r in rs {
+                resources
+                    .entry(key(&r.interface, &r.name))
+                    .or_insert(r.interface);
+            }
+            for f in fs {
+                funcs
+                    .entry(key(&f.interface, &f.name))
+                    .or_insert((f.interface, f.ty));
+            }
+        }
+        Registry {
+            linker,
+            funcs,
+            resources,
+            defined_funcs: HashSet::new(),
+            defined_resources: HashSet::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// The versioned interface and type of WIT function `name` of
+    /// `interface` (unversioned), marking it defined; `None` (and a
+    /// problem) if the WIT has no such function or it was defined already.
+    fn claim(&mut self, interface: &str, name: &str) -> Option<(String, FuncType)> {
+        let k = key(interface, name);
+        let Some(found) = self.funcs.get(&k).cloned() else {
+            self.problems
+                .push(format!("{interface}#{name} is not a function of the WIT"));
+            return None;
+        };
+        if !self.defined_funcs.insert(k) {
+            self.problems
+                .push(format!("{interface}#{name} is registered twice"));
+            return None;
+        }
+        Some(found)
+    }
+
+    /// Implement `name` of `interface` with Rust types: `P` is the tuple of
+    /// its parameters, `R` its result (`()` for none), lifted and lowered
+    /// by the typed ABI with no [`Val`] in between.
+    pub fn typed<P, R>(
+        &mut self,
+        interface: &str,
+        name: &str,
+        func: impl Fn(&mut State, P) -> Result<R, HostError> + Send + Sync + 'static,
+    ) where
+        P: Lift + 'static,
+        R: Lower + 'static,
+    {
+        let Some((versioned, ty)) = self.claim(interface, name) else {
+            return;
+        };
+        if let Err(e) = self.linker.define_typed(&versioned, name, ty.clone(), func) {
+            // A host bug the tests catch; should one ship, the function
+            // traps saying so rather than the host refusing to start.
+            self.problems.push(e.to_string());
+            let what = format!("{versioned}#{name}");
+            self.linker.define_func(&versioned, name, ty, move |_, _| {
+                Err(HostError::Trap(Trap::host(format!(
+                    "host bug: {what} is implemented with the wrong Rust types"
+                ))))
+            });
+        }
+    }
+
+    /// Implement `name` of `interface` with the dynamic ABI: the lifted
+    /// arguments as [`Val`]s in, the result (if the type has one) out.
+    pub fn dynamic(
+        &mut self,
+        interface: &str,
+        name: &str,
+        func: impl Fn(&mut State, &[Val]) -> Result<Option<Val>, HostError> + Send + Sync + 'static,
+    ) {
+        if let Some((versioned, ty)) = self.claim(interface, name) {
+            self.linker.define_func(&versioned, name, ty, func);
+        }
+    }
+
+    /// Define resource `T`, with a destructor that removes it from the
+    /// request's table (its `Drop` then releases what it holds).
+    pub fn resource<T: WitResource>(&mut self) {
+        let k = key(T::INTERFACE, T::NAME);
+        if !self.resources.contains_key(&k) {
+            self.problems.push(format!(
+                "{}#{} is not a resource of the WIT",
+                T::INTERFACE,
+                T::NAME
+            ));
+            return;
+        }
+        if !self.defined_resources.insert(k) {
+            self.problems
+                .push(format!("{}#{} is registered twice", T::INTERFACE, T::NAME));
+            return;
+        }
+        self.linker.define_resource(
+            T::INTERFACE,
+            T::NAME,
+            Some(Arc::new(|s: &mut State, rep: u32| {
+                if s.table.remove::<T>(rep)?.is_none() {
+                    tracing::debug!(request = s.id, "drop of a missing {} {rep}", T::NAME);
+                }
+                Ok(())
+            })),
+        );
+    }
+
+    /// Define what no file implements: functions that trap naming
+    /// themselves, and resources whose destructor drops whatever the table
+    /// holds at their rep. Then say what was registered.
+    pub fn finish(self) -> Report {
+        let Registry {
+            linker,
+            funcs,
+            resources,
+            defined_funcs,
+            defined_resources,
+            problems,
+        } = self;
+        for (k, (versioned, ty)) in &funcs {
+            if defined_funcs.contains(k) {
                 continue;
             }
-            let what: Arc<str> = format!("{}#{}", r.interface, r.name).into();
+            let what = format!("{versioned}#{}", k.1);
+            linker.define_func(versioned, &k.1, ty.clone(), move |_, _| {
+                Err(HostError::Trap(Trap::host(format!(
+                    "{what} is not supported by cohost's wasi:http host"
+                ))))
+            });
+        }
+        for (k, versioned) in &resources {
+            if defined_resources.contains(k) {
+                continue;
+            }
+            let what: Arc<str> = format!("{versioned}#{}", k.1).into();
             linker.define_resource(
-                &r.interface,
-                &r.name,
+                versioned,
+                &k.1,
                 Some(Arc::new(move |s: &mut State, rep: u32| {
-                    s.drop_resource(rep, &what)
+                    if !s.table.remove_any(rep)? {
+                        tracing::debug!(request = s.id, "drop of a missing {what} {rep}");
+                    }
+                    Ok(())
                 })),
             );
         }
-        for f in funcs {
-            if !seen.insert((f.interface.clone(), f.name.clone())) {
-                continue;
-            }
-            let key = (unversioned(&f.interface), f.name.as_str());
-            match impls.get(&key) {
-                Some(&func) => linker.define_func(&f.interface, &f.name, f.ty, func),
-                None => {
-                    let what = format!("{}#{}", f.interface, f.name);
-                    linker.define_func(&f.interface, &f.name, f.ty, move |_, _| {
-                        Err(HostError::Trap(engine_abi::Trap::host(format!(
-                            "{what} is not supported by cohost's wasi:http host"
-                        ))))
-                    })
-                }
-            }
+        Report {
+            funcs: defined_funcs,
+            resources: defined_resources,
+            problems,
         }
     }
-    linker
 }
 
 #[cfg(test)]
@@ -308,33 +491,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn proxy_world_is_fully_implemented() {
-        let impls = crate::imports::table();
-        let (_, funcs) = wit().imports(PROXY_WORLD);
-        assert!(funcs.len() > 80, "only {} functions", funcs.len());
-        let missing: Vec<String> = funcs
-            .iter()
-            .filter(|f| !impls.contains_key(&(unversioned(&f.interface), f.name.as_str())))
-            .map(|f| format!("{}#{}", f.interface, f.name))
-            .collect();
-        assert!(missing.is_empty(), "not implemented: {missing:#?}");
-    }
-
-    #[test]
-    fn every_implementation_is_a_wit_function() {
-        let impls = crate::imports::table();
-        let mut known = std::collections::HashSet::new();
-        for world in [PROXY_WORLD, EXTRA_WORLD] {
-            for f in wit().imports(world).1 {
-                known.insert(format!("{}#{}", unversioned(&f.interface), f.name));
-            }
-        }
-        for (i, n) in impls.keys() {
-            assert!(
-                known.contains(&format!("{i}#{n}")),
-                "{i}#{n} is not in the WIT"
-            );
-        }
+    fn the_registry_reports_host_bugs() {
+        let mut linker = Linker::new();
+        let mut r = Registry::new(&mut linker, wit());
+        r.typed("wasi:io/poll", "[method]pollable.ready", |_, (): ()| {
+            Ok(true)
+        });
+        r.typed("wasi:io/poll", "no-such-function", |_, (): ()| Ok(()));
+        r.dynamic("wasi:clocks/monotonic-clock", "now", |_, _| Ok(None));
+        r.dynamic("wasi:clocks/monotonic-clock", "now", |_, _| Ok(None));
+        let report = r.finish();
+        assert_eq!(report.problems.len(), 3, "{:#?}", report.problems);
+        assert!(report.problems[0].contains("pollable.ready"));
+        assert!(report.problems[1].contains("no-such-function"));
+        assert!(report.problems[2].contains("twice"));
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub use func::{
 };
 pub use lift::{lift_flat, load};
 pub use lower::{lower_flat, store};
-pub use typed::{ComponentType, ComponentValue, Lift, Lower, StaticLayout};
+pub use typed::{ComponentType, ComponentValue, Lift, Lower, StaticLayout, VariantType};
 pub use val::{Resource, Val};
 
 use crate::error::Trap;

@@ -72,8 +72,8 @@ use super::flat::{
     lift_payload, next, skip_slots,
 };
 use super::memory::{
-    check_bounds, check_list, check_ptr, element, list_byte_length, offset, read, read_u32,
-    realloc, slice, slice_mut, write, write_u32,
+    check_bounds, check_list, check_ptr, element, list_byte_length, offset, read,
+    read_discriminant, read_u32, realloc, slice, slice_mut, write, write_discriminant, write_u32,
 };
 use super::string::{load_string, store_string};
 use super::{AbiContext, Resource};
@@ -901,6 +901,210 @@ fn skip_case_flat<V: ComponentType + ?Sized>(
 ) -> Result<(), Trap> {
     let layout = V::LAYOUT;
     skip_slots(src, layout.slots()?)
+}
+
+/// A variant (or enum) whose [`Lift`] and [`Lower`] are written by hand,
+/// with [`lower_variant_flat`], [`store_variant`], [`lift_variant_flat`]
+/// and [`load_variant`]: its [`ComponentType::LAYOUT`] comes from
+/// [`StaticLayout::variant`] over the same cases, and `CASES` is their
+/// count, which sizes the discriminant and bounds it when lifting.
+///
+/// ```
+/// use engine_abi::abi::typed::{
+///     self, ComponentType, Lift, Lower, StaticLayout, VariantType,
+/// };
+/// use engine_abi::abi::AbiContext;
+/// use engine_abi::engine::CoreVal;
+/// use engine_abi::error::Trap;
+/// use engine_abi::types::{Type, Variant};
+///
+/// /// `variant shape { point, circle(u32) }`
+/// enum Shape {
+///     Point,
+///     Circle(u32),
+/// }
+///
+/// impl ComponentType for Shape {
+///     const LAYOUT: StaticLayout = StaticLayout::variant(&[None, Some(u32::LAYOUT)]);
+///     fn ty() -> Type {
+///         Type::Variant(Variant::new([("point", None), ("circle", Some(u32::ty()))]))
+///     }
+/// }
+///
+/// impl VariantType for Shape {
+///     const CASES: u32 = 2;
+///     const NAME: &'static str = "shape";
+/// }
+///
+/// impl Lower for Shape {
+///     fn lower_flat<C: AbiContext + ?Sized>(&self, cx: &mut C, dst: &mut Vec<CoreVal>) -> Result<(), Trap> {
+///         match self {
+///             Shape::Point => typed::lower_variant_flat::<Self, _, _>(cx, 0, &(), dst),
+///             Shape::Circle(r) => typed::lower_variant_flat::<Self, _, _>(cx, 1, r, dst),
+///         }
+///     }
+///     fn store<C: AbiContext + ?Sized>(&self, cx: &mut C, ptr: u32) -> Result<(), Trap> {
+///         match self {
+///             Shape::Point => typed::store_variant::<Self, _, _>(cx, 0, &(), ptr),
+///             Shape::Circle(r) => typed::store_variant::<Self, _, _>(cx, 1, r, ptr),
+///         }
+///     }
+/// }
+///
+/// impl Lift for Shape {
+///     fn lift_flat<C: AbiContext + ?Sized>(
+///         cx: &mut C,
+///         src: &mut impl Iterator<Item = CoreVal>,
+///     ) -> Result<Self, Trap> {
+///         let case = typed::lift_variant_flat::<Self, _>(src)?;
+///         Ok(match case.discriminant() {
+///             0 => case.payload::<(), _>(cx).map(|()| Shape::Point)?,
+///             _ => Shape::Circle(case.payload(cx)?),
+///         })
+///     }
+///     fn load<C: AbiContext + ?Sized>(cx: &mut C, ptr: u32) -> Result<Self, Trap> {
+///         let case = typed::load_variant::<Self, _>(cx, ptr)?;
+///         Ok(match case.discriminant() {
+///             0 => Shape::Point,
+///             _ => Shape::Circle(case.payload(cx)?),
+///         })
+///     }
+/// }
+/// ```
+pub trait VariantType: ComponentType {
+    /// How many cases the variant has.
+    const CASES: u32;
+    /// The variant's name, for trap messages (`error-code`).
+    const NAME: &'static str;
+}
+
+/// The size of `V`'s discriminant in memory.
+const fn discriminant_size<V: VariantType + ?Sized>() -> u32 {
+    const_discriminant_size(V::CASES as usize)
+}
+
+/// Where `V`'s payload starts in memory, from the variant's start.
+const fn variant_payload_offset<V: VariantType + ?Sized>() -> u32 {
+    const_align_to(discriminant_size::<V>(), V::LAYOUT.align)
+}
+
+/// A discriminant the guest gave must name a case.
+fn check_case<V: VariantType + ?Sized>(disc: u32) -> Result<(), Trap> {
+    if disc < V::CASES {
+        Ok(())
+    } else {
+        Err(bad_discriminant(V::NAME, disc, V::CASES as usize))
+    }
+}
+
+/// A discriminant the host lowers must name a case, or the host has a bug.
+fn check_lowered_case<V: VariantType + ?Sized>(disc: u32) -> Result<(), Trap> {
+    if disc < V::CASES {
+        Ok(())
+    } else {
+        Err(Trap::host(format!(
+            "host bug: {} case {disc} lowered, but the variant has {} cases",
+            V::NAME,
+            V::CASES
+        )))
+    }
+}
+
+/// Lower case `disc` of the hand-written variant `V` flat, with `payload`
+/// (`&()` for a case without one).
+pub fn lower_variant_flat<V: VariantType + ?Sized, T: Lower + ?Sized, C: AbiContext + ?Sized>(
+    cx: &mut C,
+    disc: u32,
+    payload: &T,
+    dst: &mut Vec<CoreVal>,
+) -> Result<(), Trap> {
+    check_lowered_case::<V>(disc)?;
+    lower_case_flat::<V, T, C>(cx, disc, Some(payload), dst)
+}
+
+/// Store case `disc` of the hand-written variant `V` at `ptr`, with
+/// `payload` (`&()` for a case without one).
+pub fn store_variant<V: VariantType + ?Sized, T: Lower + ?Sized, C: AbiContext + ?Sized>(
+    cx: &mut C,
+    disc: u32,
+    payload: &T,
+    ptr: u32,
+) -> Result<(), Trap> {
+    check_lowered_case::<V>(disc)?;
+    write_discriminant(cx, ptr, discriminant_size::<V>(), disc)?;
+    payload.store(cx, offset(ptr, variant_payload_offset::<V>())?)
+}
+
+/// A case of the hand-written variant `V` being lifted flat: its checked
+/// discriminant, and the flat values its payload is read from.
+pub struct FlatCase<'s, V: ?Sized, I> {
+    disc: u32,
+    src: &'s mut I,
+    _variant: PhantomData<fn() -> V>,
+}
+
+impl<V: VariantType + ?Sized, I: Iterator<Item = CoreVal>> FlatCase<'_, V, I> {
+    /// The case's discriminant, less than `V::CASES`.
+    pub fn discriminant(&self) -> u32 {
+        self.disc
+    }
+
+    /// Lift the case's payload as a `T` (`()` for a case without one) and
+    /// consume the variant's remaining flat values.
+    pub fn payload<T: Lift, C: AbiContext + ?Sized>(self, cx: &mut C) -> Result<T, Trap> {
+        lift_case_flat::<V, T, C>(cx, self.src)
+    }
+}
+
+/// Begin lifting the hand-written variant `V` flat: read and check its
+/// discriminant. The caller then lifts the payload with
+/// [`FlatCase::payload`], which it must do (also for a case without one)
+/// to consume the variant's flat values.
+pub fn lift_variant_flat<V: VariantType + ?Sized, I: Iterator<Item = CoreVal>>(
+    src: &mut I,
+) -> Result<FlatCase<'_, V, I>, Trap> {
+    let disc = next(src)?.i32()? as u32;
+    check_case::<V>(disc)?;
+    Ok(FlatCase {
+        disc,
+        src,
+        _variant: PhantomData,
+    })
+}
+
+/// A case of the hand-written variant `V` being loaded from memory: its
+/// checked discriminant and where its payload is.
+pub struct MemoryCase<V: ?Sized> {
+    disc: u32,
+    payload: u32,
+    _variant: PhantomData<fn() -> V>,
+}
+
+impl<V: VariantType + ?Sized> MemoryCase<V> {
+    /// The case's discriminant, less than `V::CASES`.
+    pub fn discriminant(&self) -> u32 {
+        self.disc
+    }
+
+    /// Load the case's payload as a `T`.
+    pub fn payload<T: Lift, C: AbiContext + ?Sized>(&self, cx: &mut C) -> Result<T, Trap> {
+        T::load(cx, self.payload)
+    }
+}
+
+/// Begin loading the hand-written variant `V` at `ptr`: read and check its
+/// discriminant.
+pub fn load_variant<V: VariantType + ?Sized, C: AbiContext + ?Sized>(
+    cx: &mut C,
+    ptr: u32,
+) -> Result<MemoryCase<V>, Trap> {
+    let disc = read_discriminant(cx, ptr, discriminant_size::<V>())?;
+    check_case::<V>(disc)?;
+    Ok(MemoryCase {
+        disc,
+        payload: offset(ptr, variant_payload_offset::<V>())?,
+        _variant: PhantomData,
+    })
 }
 
 impl<T: ComponentType> ComponentType for Option<T> {

@@ -8,14 +8,14 @@ use super::strategy::{encoding, string};
 use std::sync::LazyLock;
 
 use crate::abi::typed::{
-    self, Borrow, ComponentType, Fields, HostResource, Lift, Lower, Own, StaticLayout,
+    self, Borrow, ComponentType, Fields, HostResource, Lift, Lower, Own, StaticLayout, VariantType,
 };
 use crate::abi::{
     AbiContext, CANONICAL_NAN32, StringEncoding, Val, lift_args, lift_flat, load, lower_flat, store,
 };
 use crate::engine::{CoreType, CoreVal};
 use crate::error::Trap;
-use crate::types::{FuncType, List, Record, ResourceType, Type};
+use crate::types::{Enum, FuncType, List, Record, ResourceType, Type, Variant};
 
 /// A record implemented by hand, as users of the typed API do.
 #[derive(Debug, Clone, PartialEq)]
@@ -339,4 +339,182 @@ fn typed_handles_go_through_the_handle_table() {
     let err =
         <Own<Body>>::lift_flat(&mut cx, &mut [CoreVal::I32(h as i32)].into_iter()).unwrap_err();
     assert!(err.message().contains("not an own<body>"), "{err}");
+}
+
+/// A variant implemented by hand with the [`VariantType`] helpers: a case
+/// without payload, and payloads whose flat types join (`f32` and `u64`
+/// share a slot as `i64`, a string's pointer pair follows).
+#[derive(Debug, Clone, PartialEq)]
+enum Shape {
+    Point,
+    Circle(f32),
+    Label((u64, String)),
+}
+
+impl ComponentType for Shape {
+    const LAYOUT: StaticLayout =
+        StaticLayout::variant(&[None, Some(f32::LAYOUT), Some(<(u64, String)>::LAYOUT)]);
+    fn ty() -> Type {
+        Type::Variant(Variant::new([
+            ("point", None),
+            ("circle", Some(f32::ty())),
+            ("label", Some(<(u64, String)>::ty())),
+        ]))
+    }
+}
+
+impl VariantType for Shape {
+    const CASES: u32 = 3;
+    const NAME: &'static str = "shape";
+}
+
+impl Lower for Shape {
+    fn lower_flat<C: AbiContext + ?Sized>(
+        &self,
+        cx: &mut C,
+        dst: &mut Vec<CoreVal>,
+    ) -> Result<(), Trap> {
+        match self {
+            Shape::Point => typed::lower_variant_flat::<Self, _, _>(cx, 0, &(), dst),
+            Shape::Circle(r) => typed::lower_variant_flat::<Self, _, _>(cx, 1, r, dst),
+            Shape::Label(l) => typed::lower_variant_flat::<Self, _, _>(cx, 2, l, dst),
+        }
+    }
+
+    fn store<C: AbiContext + ?Sized>(&self, cx: &mut C, ptr: u32) -> Result<(), Trap> {
+        match self {
+            Shape::Point => typed::store_variant::<Self, _, _>(cx, 0, &(), ptr),
+            Shape::Circle(r) => typed::store_variant::<Self, _, _>(cx, 1, r, ptr),
+            Shape::Label(l) => typed::store_variant::<Self, _, _>(cx, 2, l, ptr),
+        }
+    }
+}
+
+impl Lift for Shape {
+    fn lift_flat<C: AbiContext + ?Sized>(
+        cx: &mut C,
+        src: &mut impl Iterator<Item = CoreVal>,
+    ) -> Result<Self, Trap> {
+        let case = typed::lift_variant_flat::<Self, _>(src)?;
+        Ok(match case.discriminant() {
+            0 => case.payload::<(), _>(cx).map(|()| Shape::Point)?,
+            1 => Shape::Circle(case.payload(cx)?),
+            _ => Shape::Label(case.payload(cx)?),
+        })
+    }
+
+    fn load<C: AbiContext + ?Sized>(cx: &mut C, ptr: u32) -> Result<Self, Trap> {
+        let case = typed::load_variant::<Self, _>(cx, ptr)?;
+        Ok(match case.discriminant() {
+            0 => Shape::Point,
+            1 => Shape::Circle(case.payload(cx)?),
+            _ => Shape::Label(case.payload(cx)?),
+        })
+    }
+}
+
+/// An enum of 300 cases: its discriminant takes two bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Wide(u32);
+
+impl ComponentType for Wide {
+    const LAYOUT: StaticLayout = StaticLayout::variant(&[None; 300]);
+    fn ty() -> Type {
+        Type::Enum(Enum::new(
+            (0..300).map(|i| format!("c{i}")).collect::<Vec<_>>(),
+        ))
+    }
+}
+
+impl VariantType for Wide {
+    const CASES: u32 = 300;
+    const NAME: &'static str = "wide";
+}
+
+impl Lower for Wide {
+    fn lower_flat<C: AbiContext + ?Sized>(
+        &self,
+        cx: &mut C,
+        dst: &mut Vec<CoreVal>,
+    ) -> Result<(), Trap> {
+        typed::lower_variant_flat::<Self, _, _>(cx, self.0, &(), dst)
+    }
+
+    fn store<C: AbiContext + ?Sized>(&self, cx: &mut C, ptr: u32) -> Result<(), Trap> {
+        typed::store_variant::<Self, _, _>(cx, self.0, &(), ptr)
+    }
+}
+
+impl Lift for Wide {
+    fn lift_flat<C: AbiContext + ?Sized>(
+        cx: &mut C,
+        src: &mut impl Iterator<Item = CoreVal>,
+    ) -> Result<Self, Trap> {
+        let case = typed::lift_variant_flat::<Self, _>(src)?;
+        let disc = case.discriminant();
+        case.payload::<(), _>(cx)?;
+        Ok(Wide(disc))
+    }
+
+    fn load<C: AbiContext + ?Sized>(cx: &mut C, ptr: u32) -> Result<Self, Trap> {
+        Ok(Wide(
+            typed::load_variant::<Self, _>(cx, ptr)?.discriminant(),
+        ))
+    }
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        Just(Shape::Point),
+        (-1e6f32..1e6).prop_map(Shape::Circle),
+        (any::<u64>(), string()).prop_map(Shape::Label),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn hand_written_variants_agree_with_the_dynamic_api(
+        v in proptest::collection::vec(shape(), 0..4),
+        alone in shape(),
+        wide in (0u32..300).prop_map(Wide),
+        enc in encoding(),
+    ) {
+        differential(&v, enc);
+        differential(&alone, enc);
+        differential(&(wide, Some(alone.clone())), enc);
+    }
+}
+
+#[test]
+fn hand_written_variant_layouts_match_the_types() {
+    check_layout::<Shape>();
+    check_layout::<Wide>();
+    check_layout::<Option<(Shape, u8)>>();
+    assert_eq!(Wide::LAYOUT.size, 2);
+}
+
+#[test]
+fn hand_written_variants_check_discriminants() {
+    let mut cx = TestCx::new(StringEncoding::Utf8);
+    // Flat: a discriminant past the cases traps, naming the variant.
+    let flat = [
+        CoreVal::I32(3),
+        CoreVal::I64(0),
+        CoreVal::I32(0),
+        CoreVal::I32(0),
+    ];
+    let err = Shape::lift_flat(&mut cx, &mut flat.into_iter()).unwrap_err();
+    assert!(err.message().contains("shape discriminant 3"), "{err}");
+    // In memory, the two bytes of a wide discriminant are both read.
+    let ptr = cx.alloc(2, 2);
+    cx.poke(ptr, &300u16.to_le_bytes());
+    let err = typed::load::<Wide, _>(&mut cx, ptr).unwrap_err();
+    assert!(err.message().contains("wide discriminant 300"), "{err}");
+    cx.poke(ptr, &299u16.to_le_bytes());
+    assert_eq!(typed::load::<Wide, _>(&mut cx, ptr).unwrap(), Wide(299));
+    // A host lowering a case that does not exist is a host trap.
+    let err = Wide(300).lower_flat(&mut cx, &mut Vec::new()).unwrap_err();
+    assert_eq!(err.kind(), crate::error::TrapKind::Host);
 }

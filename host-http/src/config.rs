@@ -1,0 +1,234 @@
+//! The configuration of a handler: the guest's limits ([`Config`]) and what
+//! it may fetch ([`OutgoingPolicy`]), each limit with a named default.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use engine_abi::engine::StoreLimits;
+
+use crate::error::Error;
+
+/// Limits and policy of a [`Handler`](crate::Handler). Every limit has a named default.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Largest linear memory of a request's instance, in bytes.
+    pub max_memory_bytes: usize,
+    /// Time budget of one request, from instantiation to the guest's return.
+    pub timeout: Option<Duration>,
+    /// Largest header (and trailer) section a guest may build, in bytes.
+    pub max_header_bytes: usize,
+    /// Largest request or response body, in bytes.
+    pub max_body_bytes: u64,
+    /// What the guest may fetch with `wasi:http/outgoing-handler`.
+    pub outgoing: OutgoingPolicy,
+}
+
+impl Config {
+    /// The default memory limit: 256 MiB.
+    pub const DEFAULT_MAX_MEMORY_BYTES: usize = StoreLimits::DEFAULT_MAX_MEMORY_BYTES;
+    /// The default time budget: 60 s.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+    /// The default header section limit: 64 KiB.
+    pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+    /// The default body limit: 1 GiB.
+    pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 30;
+
+    /// Set the memory limit.
+    pub fn max_memory_bytes(mut self, n: usize) -> Self {
+        self.max_memory_bytes = n;
+        self
+    }
+    /// Set the time budget (`None`: unlimited).
+    pub fn timeout(mut self, t: Option<Duration>) -> Self {
+        self.timeout = t;
+        self
+    }
+    /// Set the header section limit.
+    pub fn max_header_bytes(mut self, n: usize) -> Self {
+        self.max_header_bytes = n;
+        self
+    }
+    /// Set the body limit.
+    pub fn max_body_bytes(mut self, n: u64) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+    /// Allow outgoing requests to `host` (`http://127.0.0.1:8080`,
+    /// `https://example.com`, `example.com`, `*`).
+    pub fn allow_host(mut self, host: &str) -> Result<Self, Error> {
+        self.outgoing
+            .allowed_hosts
+            .push(host.parse().map_err(Error::config)?);
+        Ok(self)
+    }
+    /// Set the cap on concurrent outgoing requests per request.
+    pub fn max_outgoing(mut self, n: usize) -> Self {
+        self.outgoing.max_concurrent = n;
+        self
+    }
+    /// Trust the certificates in `pem` (one or more `CERTIFICATE` blocks)
+    /// as roots for https, besides the Mozilla roots: for a private CA.
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut n = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| Error::config(format!("bad PEM: {e}")))?;
+            self.outgoing.extra_roots.push(cert.to_vec());
+            n += 1;
+        }
+        if n == 0 {
+            return Err(Error::config("no CERTIFICATE in the PEM data".to_string()));
+        }
+        Ok(self)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_memory_bytes: Self::DEFAULT_MAX_MEMORY_BYTES,
+            timeout: Some(Self::DEFAULT_TIMEOUT),
+            max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            outgoing: OutgoingPolicy::default(),
+        }
+    }
+}
+
+/// Connecting (TCP and TLS), when `request-options` does not say.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Waiting for the response head, when `request-options` does not say.
+pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Waiting between response body chunks, when `request-options` does not say.
+pub const DEFAULT_BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(60);
+/// Concurrent outgoing requests per incoming request, by default.
+pub const DEFAULT_MAX_OUTGOING: usize = 8;
+
+/// One entry of the allowed-hosts list: a scheme (or any), a host (or `*`)
+/// and a port (or any).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowedHost {
+    scheme: Option<String>,
+    host: String,
+    port: Option<u16>,
+}
+
+impl FromStr for AllowedHost {
+    type Err = String;
+
+    /// `http://127.0.0.1:8080`, `https://example.com`, `example.com` (any
+    /// scheme and port), `*` (anything).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (scheme, rest) = match s.split_once("://") {
+            Some((sc, rest)) => (Some(sc.to_ascii_lowercase()), rest),
+            None => (None, s),
+        };
+        if let Some(sc) = &scheme
+            && sc != "http"
+            && sc != "https"
+        {
+            return Err(format!("allowed host `{s}`: scheme must be http or https"));
+        }
+        let rest = rest.trim_end_matches('/');
+        if rest.contains('/') {
+            return Err(format!("allowed host `{s}` has a path"));
+        }
+        if rest == "*" {
+            return Ok(AllowedHost {
+                scheme,
+                host: "*".into(),
+                port: None,
+            });
+        }
+        let auth =
+            http::uri::Authority::from_str(rest).map_err(|e| format!("allowed host `{s}`: {e}"))?;
+        Ok(AllowedHost {
+            scheme,
+            host: auth.host().to_ascii_lowercase(),
+            port: auth.port_u16(),
+        })
+    }
+}
+
+impl fmt::Display for AllowedHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = &self.scheme {
+            write!(f, "{s}://")?;
+        }
+        f.write_str(&self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl AllowedHost {
+    fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        self.scheme.as_deref().is_none_or(|s| s == scheme)
+            && (self.host == "*" || self.host.eq_ignore_ascii_case(host))
+            && self.port.is_none_or(|p| p == port)
+    }
+}
+
+/// What the guest may fetch.
+#[derive(Clone, Debug)]
+pub struct OutgoingPolicy {
+    /// The hosts it may reach; empty: none.
+    pub allowed_hosts: Vec<AllowedHost>,
+    /// Concurrent outgoing requests per incoming request.
+    pub max_concurrent: usize,
+    /// Certificates (DER) trusted as roots for https, besides the Mozilla
+    /// roots: a private CA.
+    pub extra_roots: Vec<Vec<u8>>,
+}
+
+impl Default for OutgoingPolicy {
+    fn default() -> Self {
+        OutgoingPolicy {
+            allowed_hosts: Vec::new(),
+            max_concurrent: DEFAULT_MAX_OUTGOING,
+            extra_roots: Vec::new(),
+        }
+    }
+}
+
+impl OutgoingPolicy {
+    /// Whether a request to `scheme://host:port` is allowed.
+    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        self.allowed_hosts
+            .iter()
+            .any(|a| a.allows(scheme, host, port))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_hosts() {
+        let p = OutgoingPolicy {
+            allowed_hosts: vec![
+                "http://127.0.0.1:8080".parse().unwrap(),
+                "https://Example.com".parse().unwrap(),
+                "any.org".parse().unwrap(),
+            ],
+            ..OutgoingPolicy::default()
+        };
+        assert!(p.allows("http", "127.0.0.1", 8080));
+        assert!(!p.allows("http", "127.0.0.1", 8081));
+        assert!(!p.allows("https", "127.0.0.1", 8080));
+        assert!(p.allows("https", "example.com", 443));
+        assert!(p.allows("https", "example.com", 8443));
+        assert!(!p.allows("http", "example.com", 80));
+        assert!(p.allows("http", "any.org", 1));
+        assert!(!OutgoingPolicy::default().allows("http", "127.0.0.1", 80));
+        assert!("ftp://x".parse::<AllowedHost>().is_err());
+        assert!("http://x/path".parse::<AllowedHost>().is_err());
+        let star: AllowedHost = "*".parse().unwrap();
+        assert!(star.allows("https", "anything", 1));
+    }
+}
