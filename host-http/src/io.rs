@@ -635,8 +635,8 @@ pub fn register(r: &mut Registry<'_>) {
     r.resource::<OutputStream>();
 
     r.typed(POLL, "[method]pollable.ready", pollable_ready);
-    r.typed(POLL, "[method]pollable.block", pollable_block);
-    r.typed(POLL, "poll", poll);
+    r.blocking(POLL, "[method]pollable.block", pollable_block);
+    r.blocking(POLL, "poll", poll);
 
     r.typed(
         ERROR,
@@ -647,33 +647,33 @@ pub fn register(r: &mut Registry<'_>) {
     r.typed(STREAMS, "[method]input-stream.read", |s, a| {
         read_impl(s, a, false)
     });
-    r.typed(STREAMS, "[method]input-stream.blocking-read", |s, a| {
+    r.blocking(STREAMS, "[method]input-stream.blocking-read", |s, a| {
         read_impl(s, a, true)
     });
     r.typed(STREAMS, "[method]input-stream.skip", |s, a| {
         skip_impl(s, a, false)
     });
-    r.typed(STREAMS, "[method]input-stream.blocking-skip", |s, a| {
+    r.blocking(STREAMS, "[method]input-stream.blocking-skip", |s, a| {
         skip_impl(s, a, true)
     });
     r.typed(STREAMS, "[method]input-stream.subscribe", input_subscribe);
 
     r.typed(STREAMS, "[method]output-stream.check-write", check_write);
     r.typed(STREAMS, "[method]output-stream.write", write);
-    r.typed(
+    r.blocking(
         STREAMS,
         "[method]output-stream.blocking-write-and-flush",
         blocking_write_and_flush,
     );
     r.typed(STREAMS, "[method]output-stream.flush", flush);
-    r.typed(
+    r.blocking(
         STREAMS,
         "[method]output-stream.blocking-flush",
         blocking_flush,
     );
     r.typed(STREAMS, "[method]output-stream.subscribe", output_subscribe);
     r.typed(STREAMS, "[method]output-stream.write-zeroes", write_zeroes);
-    r.typed(
+    r.blocking(
         STREAMS,
         "[method]output-stream.blocking-write-zeroes-and-flush",
         blocking_write_zeroes_and_flush,
@@ -681,7 +681,7 @@ pub fn register(r: &mut Registry<'_>) {
     r.typed(STREAMS, "[method]output-stream.splice", |s, a| {
         splice_impl(s, a, false)
     });
-    r.typed(STREAMS, "[method]output-stream.blocking-splice", |s, a| {
+    r.blocking(STREAMS, "[method]output-stream.blocking-splice", |s, a| {
         splice_impl(s, a, true)
     });
 }

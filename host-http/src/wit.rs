@@ -371,7 +371,9 @@ impl<'l> Registry<'l> {
 
     /// Implement `name` of `interface` with Rust types: `P` is the tuple of
     /// its parameters, `R` its result (`()` for none), lifted and lowered
-    /// by the typed ABI with no [`Val`] in between.
+    /// by the typed ABI with no [`Val`] in between. It never suspends, so
+    /// engines call it as a plain function ([`Linker::set_may_suspend`]);
+    /// one that may is registered with [`Registry::blocking`].
     pub fn typed<P, R>(
         &mut self,
         interface: &str,
@@ -381,10 +383,43 @@ impl<'l> Registry<'l> {
         P: Lift + 'static,
         R: Lower + 'static,
     {
+        self.define_typed(interface, name, false, func);
+    }
+
+    /// As [`Registry::typed`], for a function that may ask to suspend the
+    /// guest until something is ready ([`HostError::Suspend`]): `poll`,
+    /// `pollable.block`, the `blocking-*` stream methods.
+    pub fn blocking<P, R>(
+        &mut self,
+        interface: &str,
+        name: &str,
+        func: impl Fn(&mut State, P) -> Result<R, HostError> + Send + Sync + 'static,
+    ) where
+        P: Lift + 'static,
+        R: Lower + 'static,
+    {
+        self.define_typed(interface, name, true, func);
+    }
+
+    fn define_typed<P, R>(
+        &mut self,
+        interface: &str,
+        name: &str,
+        may_suspend: bool,
+        func: impl Fn(&mut State, P) -> Result<R, HostError> + Send + Sync + 'static,
+    ) where
+        P: Lift + 'static,
+        R: Lower + 'static,
+    {
         let Some((versioned, ty)) = self.claim(interface, name) else {
             return;
         };
-        if let Err(e) = self.linker.define_typed(&versioned, name, ty.clone(), func) {
+        let defined = self.linker.define_typed(&versioned, name, ty.clone(), func);
+        if defined.is_ok() && !may_suspend {
+            // Defined just above, so this cannot fail.
+            let _ = self.linker.set_may_suspend(&versioned, name, false);
+        }
+        if let Err(e) = defined {
             // A host bug the tests catch; should one ship, the function
             // traps saying so rather than the host refusing to start.
             self.problems.push(e.to_string());
