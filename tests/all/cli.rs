@@ -372,6 +372,44 @@ fn serve_with_and_without_a_pool() {
     );
 }
 
+/// `examples/embed.rs`, as `cargo test --all-targets` built it, prints the
+/// engine it chose and the three responses.
+#[test]
+fn embed_example_runs() {
+    let deps = std::env::current_exe().unwrap();
+    let example = deps
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|profile| profile.join("examples/embed"))
+        .unwrap();
+    if !example.exists() {
+        panic!(
+            "{} is missing: run the tests with `cargo test --all-targets` (./test.sh)",
+            example.display()
+        );
+    }
+    let out = Command::new(&example).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.first().is_some_and(|l| l.starts_with("engine: ")),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[1..],
+        [
+            "GET / -> 200 OK: hello from cohost",
+            "GET /hello/embedder -> 200 OK: hello, embedder",
+            "GET /hello/you?from=app -> 200 OK: hello, you",
+        ]
+    );
+}
+
 /// Bad input to the CLI: a one-line error and a non-zero exit, no panic.
 #[test]
 fn cli_errors() {
