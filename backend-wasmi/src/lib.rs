@@ -18,7 +18,7 @@ use std::future::Future;
 
 use engine_abi::engine::{
     Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, Extern, HostError, HostFunc,
-    HostFuncDef, Readiness, SmallVals, StoreLimits,
+    HostFuncDef, Nesting, Readiness, SmallVals, StoreLimits,
 };
 use engine_abi::error::{Error, Trap, TrapKind, WasmTrap};
 use wasmi::ResumableCall;
@@ -89,7 +89,7 @@ pub struct StoreData<T: Send + 'static> {
     deadline: Option<std::time::Instant>,
     pending: Option<Pending<T>>,
     /// How many nested (non-resumable) calls are running.
-    nested: u32,
+    nested: Nesting,
 }
 
 /// The marker a suspending host function returns through wasmi.
@@ -222,12 +222,12 @@ fn call_nested<T: Send + 'static>(
     let args = vals_of(args);
     let mut outs = zeros(results.len());
     let mut ctx = ctx.as_context_mut();
-    ctx.data_mut().nested += 1;
+    ctx.data_mut().nested.enter();
     let slice_left = ctx.get_fuel().unwrap_or(0);
     let _ = ctx.set_fuel(NESTED_FUEL);
     let outcome = func.call(&mut ctx, &args, &mut outs);
     let _ = ctx.set_fuel(slice_left);
-    ctx.data_mut().nested -= 1;
+    ctx.data_mut().nested.leave();
     outcome.map_err(|e| to_trap(&e))?;
     for (slot, v) in results.iter_mut().zip(outs.iter()) {
         *slot = from_val(v)?;
@@ -297,12 +297,9 @@ fn run_host<T: Send + 'static>(
         Err(HostError::Trap(t)) => Err(wasmi::Error::host(HostTrap(t))),
         Err(HostError::Suspend(ready)) => {
             let data = caller.data_mut();
-            if data.nested > 0 {
-                return Err(wasmi::Error::host(HostTrap(Trap::host(
-                    "a host function cannot block inside a realloc, \
-                     post-return, destructor or component-to-component call",
-                ))));
-            }
+            data.nested
+                .may_suspend()
+                .map_err(|t| wasmi::Error::host(HostTrap(t)))?;
             data.pending = Some(Pending {
                 ready,
                 func: func.clone(),
@@ -470,7 +467,7 @@ impl Engine for WasmiEngine {
                 limits,
                 deadline,
                 pending: None,
-                nested: 0,
+                nested: Nesting::default(),
             },
         );
         store.limiter(|d| &mut d.limits);

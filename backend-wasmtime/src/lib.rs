@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 
 use engine_abi::engine::{
     CacheStats, Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, EngineConfig, Extern,
-    HostError, HostFunc, HostFuncDef, PoolConfig, SmallVals, StoreLimits,
+    HostError, HostFunc, HostFuncDef, Nesting, PoolConfig, SmallVals, StoreLimits,
 };
 use engine_abi::error::{Error, Trap, WasmTrap};
 
@@ -113,7 +113,7 @@ pub struct StoreData<T> {
     deadline: Option<std::time::Instant>,
     /// How many nested (non-suspending) calls are running: a host function
     /// asking to suspend inside one traps instead.
-    nested: u32,
+    nested: Nesting,
 }
 
 /// Wraps a [`Trap`] raised by a host function so it survives the trip
@@ -230,7 +230,7 @@ fn call_in_place<T: Send + 'static>(
 ) -> Result<(), Trap> {
     let args = vals_of(args);
     let mut outs = Vals::filled(results.len(), wasmtime::Val::I32(0));
-    store.as_context_mut().data_mut().nested += 1;
+    store.as_context_mut().data_mut().nested.enter();
     let outcome = {
         let mut fut = pin!(func.call_async(&mut store, &args, &mut outs));
         loop {
@@ -239,7 +239,7 @@ fn call_in_place<T: Send + 'static>(
             }
         }
     };
-    store.as_context_mut().data_mut().nested -= 1;
+    store.as_context_mut().data_mut().nested.leave();
     outcome.map_err(to_trap)?;
     for (slot, v) in results.iter_mut().zip(outs.iter()) {
         *slot = from_val(v)?;
@@ -339,9 +339,9 @@ fn call_host_sync<T: Send + 'static>(
             Ok(())
         }
         Err(HostError::Trap(t)) => Err(wasmtime::Error::new(HostTrap(t))),
-        Err(HostError::Suspend(_)) => Err(wasmtime::Error::new(HostTrap(Trap::host(
-            "host bug: a host function declared never to block asked to",
-        )))),
+        Err(HostError::Suspend(_)) => Err(wasmtime::Error::new(HostTrap(
+            engine_abi::engine::suspended_though_declared_not_to(),
+        ))),
     }
 }
 
@@ -382,13 +382,8 @@ fn call_host<'a, T: Send + 'static>(
         }
         Err(HostError::Suspend(ready)) => ready,
     };
-    if caller.data().nested > 0 {
-        return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(
-            Trap::host(
-                "a host function cannot block inside a realloc, post-return, destructor \
-                 or component-to-component call",
-            ),
-        )))));
+    if let Err(t) = caller.data().nested.may_suspend() {
+        return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(t)))));
     }
     let func = func.clone();
     Box::new(async move {
@@ -467,7 +462,7 @@ impl Engine for WasmtimeEngine {
                 data,
                 limits,
                 deadline,
-                nested: 0,
+                nested: Nesting::default(),
             },
         );
         store.limiter(|d| &mut d.limits);
@@ -482,7 +477,7 @@ impl Engine for WasmtimeEngine {
             }
             // A nested call is driven from synchronous code: it keeps going
             // (bounded by the deadline) instead of yielding.
-            if data.nested > 0 {
+            if data.nested.is_nested() {
                 Ok(wasmtime::UpdateDeadline::Continue(1))
             } else {
                 Ok(wasmtime::UpdateDeadline::YieldCustom(

@@ -277,6 +277,48 @@ impl<V> std::ops::DerefMut for SmallVals<V> {
     }
 }
 
+/// How deep a store is in calls that must finish without suspending (a
+/// realloc, a post-return, a destructor, a component-to-component call),
+/// which every backend keeps in its store: a host function that asks to
+/// suspend inside one traps, with [`Nesting::may_suspend`]'s message.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Nesting(u32);
+
+impl Nesting {
+    /// A nested call starts.
+    pub fn enter(&mut self) {
+        self.0 += 1;
+    }
+
+    /// The nested call [`Nesting::enter`] started has ended.
+    pub fn leave(&mut self) {
+        self.0 = self.0.saturating_sub(1);
+    }
+
+    /// Whether a nested call is running.
+    pub fn is_nested(&self) -> bool {
+        self.0 > 0
+    }
+
+    /// Whether a host function may suspend now: a trap if a nested call is
+    /// running.
+    pub fn may_suspend(&self) -> Result<(), Trap> {
+        if self.is_nested() {
+            return Err(Trap::host(
+                "a host function cannot block inside a realloc, post-return, destructor \
+                 or component-to-component call",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The trap of a host function declared never to suspend
+/// ([`HostFuncDef::may_suspend`] false) that asked to: a host bug.
+pub fn suspended_though_declared_not_to() -> Trap {
+    Trap::host("host bug: a host function declared never to block asked to")
+}
+
 /// A store-bound item: what a core module imports and exports.
 pub enum Extern<E: Engine> {
     /// A function.

@@ -372,42 +372,53 @@ fn serve_with_and_without_a_pool() {
     );
 }
 
-/// `examples/embed.rs`, as `cargo test --all-targets` built it, prints the
-/// engine it chose and the three responses.
+/// `cohost::Handler`, the embedding API `examples/embed.rs` shows: `auto`
+/// picks the JIT here and says why; an explicit choice is honoured; limits
+/// apply; a bad component is an error, not a panic.
 #[test]
-fn embed_example_runs() {
-    let deps = std::env::current_exe().unwrap();
-    let example = deps
-        .parent()
-        .and_then(|d| d.parent())
-        .map(|profile| profile.join("examples/embed"))
+fn embedding_handler() {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    let hello = std::fs::read(example_path("hello.wasm")).unwrap();
+    let get = |handler: &cohost::Handler, path: &str| {
+        crate::block_on(async {
+            let req = http::Request::get(path)
+                .header(http::header::HOST, "app.local")
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let resp = handler.handle(req).await;
+            let status = resp.status().as_u16();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        })
+    };
+    let config = host_http::Config::default()
+        .max_memory_bytes(32 << 20)
+        .allow_host("https://api.example.com")
         .unwrap();
-    if !example.exists() {
-        panic!(
-            "{} is missing: run the tests with `cargo test --all-targets` (./test.sh)",
-            example.display()
-        );
-    }
-    let out = Command::new(&example).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert!(
-        lines.first().is_some_and(|l| l.starts_with("engine: ")),
-        "{stdout}"
-    );
+    let auto = cohost::Handler::new(&hello, config.clone()).unwrap();
     assert_eq!(
-        lines[1..],
-        [
-            "GET / -> 200 OK: hello from cohost",
-            "GET /hello/embedder -> 200 OK: hello, embedder",
-            "GET /hello/you?from=app -> 200 OK: hello, you",
-        ]
+        auto.selection().to_string(),
+        "engine: jit (executable memory allowed)"
     );
+    assert_eq!(get(&auto, "/hello/you?x=1"), (200, "hello, you\n".into()));
+    let interp = cohost::Handler::with_engine(
+        cohost::engines::EngineChoice::Interp,
+        &Default::default(),
+        &hello,
+        config,
+    )
+    .unwrap();
+    assert_eq!(interp.selection().to_string(), "engine: interp (requested)");
+    assert_eq!(get(&interp, "/"), (200, "hello from cohost\n".into()));
+    // Too little memory for the guest's own: every request fails cleanly.
+    let tiny = host_http::Config::default().max_memory_bytes(64 << 10);
+    let starved = cohost::Handler::new(&hello, tiny).unwrap();
+    assert_eq!(get(&starved, "/").0, 500);
+    let err = cohost::Handler::new(b"not wasm", host_http::Config::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("not a wasm component"), "{err}");
 }
 
 /// Bad input to the CLI: a one-line error and a non-zero exit, no panic.
