@@ -6,6 +6,9 @@
 //! per-call allocation would show as 20 000 more. Counted by the test
 //! binary's global allocator ([`crate::CountingAllocator`]), per thread, so
 //! other tests running at the same time do not count.
+//!
+//! Also here, the other side of the pre-link step that makes this possible:
+//! one pre-linked component instantiated twice in one store.
 
 use engine_abi::abi::Val;
 use engine_abi::engine::Engine;
@@ -96,4 +99,37 @@ fn the_counter_counts() {
     let v: Vec<u8> = std::hint::black_box(Vec::with_capacity(64));
     assert_eq!(allocations_on_this_thread() - before, 1);
     drop(v);
+}
+
+/// Two instances of one pre-linked component in one store: the first uses
+/// the pre's shared trampolines, the second gets its own (they find their
+/// instance by the pre, so only one instance per store may share them);
+/// each calls the host through its own and gets its own answers.
+async fn two_instances_in_one_store<E: Engine>(engine: E) -> (Option<Val>, Option<Val>) {
+    let component = Component::new(&engine, &wat::parse_str(GUEST).unwrap()).unwrap();
+    let mut linker = Linker::<()>::new();
+    linker
+        .define_typed(
+            "cohost:test/host",
+            "add",
+            FuncType::new([("a", Type::U32), ("b", Type::U32)], Some(Type::U32)),
+            |_, (a, b): (u32, u32)| Ok(a.wrapping_add(b)),
+        )
+        .unwrap();
+    let pre = linker.instantiate_pre(&component).unwrap();
+    let mut store = Store::new(&engine, ());
+    let first = pre.instantiate(&mut store).await.unwrap();
+    let second = pre.instantiate(&mut store).await.unwrap();
+    let a = first.func(&store, "run").unwrap();
+    let b = second.func(&store, "run").unwrap();
+    let b_result = b.call(&mut store, &[Val::U32(4)]).await.unwrap();
+    let a_result = a.call(&mut store, &[Val::U32(3)]).await.unwrap();
+    (a_result, b_result)
+}
+
+#[test]
+fn one_pre_instantiated_twice_in_a_store() {
+    let expected = (Some(Val::U32(6)), Some(Val::U32(10)));
+    assert_eq!(block_on(two_instances_in_one_store(jit())), expected);
+    assert_eq!(block_on(two_instances_in_one_store(interp())), expected);
 }
