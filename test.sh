@@ -7,3 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo test --workspace --all-targets "$@"
+# The crate docs' examples (host-http's runs the embedding example).
+cargo test --workspace --doc "$@"

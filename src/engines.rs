@@ -14,7 +14,8 @@
 //! seccomp policy or a platform like iOS refuses. The probe runs at most
 //! once per process, starts no thread and leaves nothing behind.
 //!
-//! Adding an engine is one backend crate and one line in each `match` here.
+//! Adding an engine is one backend crate and one line in [`registry!`]'s
+//! invocation.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -22,66 +23,199 @@ use std::sync::OnceLock;
 use engine_abi::Component;
 use engine_abi::engine::{Engine, EngineConfig};
 
-/// An engine this build may contain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EngineKind {
-    /// wasmtime (Cranelift JIT), `backend-wasmtime`.
-    Jit,
-    /// wasmi (interpreter), `backend-wasmi`.
-    Interp,
+/// The registry: one line per engine, in order of preference for
+/// [`EngineChoice::Auto`]. Each line names the variant, the cargo feature
+/// that builds it in, its CLI name, a description, whether it needs
+/// executable memory, its backend's engine type and the function that
+/// starts it from an [`EngineConfig`]. Everything below that dispatches on
+/// the engine ([`EngineKind`], [`AnyEngine`], [`AnyComponent`]) is generated
+/// from these lines, so a third engine is one backend crate and one line.
+macro_rules! registry {
+    ($(
+        $kind:ident: feature $feature:literal, name $name:literal, $description:literal,
+        executable memory $needs_exec:literal, $engine:ty, start $start:path;
+    )*) => {
+        /// An engine this build may contain.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum EngineKind {
+            $(
+                #[doc = $description]
+                $kind,
+            )*
+        }
+
+        impl EngineKind {
+            /// Every engine, built in or not, in order of preference.
+            pub const ALL: &'static [EngineKind] = &[$(EngineKind::$kind),*];
+
+            /// Its CLI name: `jit`, `interp`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(EngineKind::$kind => $name,)*
+                }
+            }
+
+            /// What runs the guest.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(EngineKind::$kind => $description,)*
+                }
+            }
+
+            /// Whether this build contains the engine.
+            pub fn built_in(self) -> bool {
+                match self {
+                    $(EngineKind::$kind => cfg!(feature = $feature),)*
+                }
+            }
+
+            /// Whether the engine needs executable memory.
+            pub fn needs_executable_memory(self) -> bool {
+                match self {
+                    $(EngineKind::$kind => $needs_exec,)*
+                }
+            }
+        }
+
+        /// What the user asked for: `--engine auto|jit|interp`.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+        pub enum EngineChoice {
+            /// The first engine (jit, interp) that is built in and can run
+            /// here: the JIT where the OS allows executable memory, the
+            /// interpreter otherwise.
+            #[default]
+            Auto,
+            $(
+                #[doc = $description]
+                #[value(name = $name)]
+                $kind,
+            )*
+        }
+
+        impl EngineChoice {
+            /// The engine named, or `None` for [`EngineChoice::Auto`].
+            pub fn kind(self) -> Option<EngineKind> {
+                match self {
+                    EngineChoice::Auto => None,
+                    $(EngineChoice::$kind => Some(EngineKind::$kind),)*
+                }
+            }
+        }
+
+        /// An engine of this build.
+        #[derive(Clone)]
+        pub enum AnyEngine {
+            $(
+                #[doc = $description]
+                #[cfg(feature = $feature)]
+                $kind($engine),
+            )*
+        }
+
+        impl AnyEngine {
+            /// Start engine `kind` with `config`.
+            pub fn new(kind: EngineKind, config: &EngineConfig) -> Result<AnyEngine, String> {
+                match kind {
+                    $(
+                        #[cfg(feature = $feature)]
+                        EngineKind::$kind => $start(config).map(AnyEngine::$kind),
+                    )*
+                    #[allow(unreachable_patterns)]
+                    other => {
+                        let _ = config;
+                        Err(SelectError::NotBuiltIn(other).to_string())
+                    }
+                }
+            }
+
+            /// Which engine this is.
+            pub fn kind(&self) -> EngineKind {
+                match self {
+                    $(
+                        #[cfg(feature = $feature)]
+                        AnyEngine::$kind(_) => EngineKind::$kind,
+                    )*
+                }
+            }
+
+            /// Run `f` on this engine.
+            pub fn run<F: WithEngine>(self, f: F) -> F::Output {
+                match self {
+                    $(
+                        #[cfg(feature = $feature)]
+                        AnyEngine::$kind(e) => f.run(e),
+                    )*
+                }
+            }
+
+            /// Compile `bytes` on this engine.
+            pub fn compile(self, bytes: &[u8]) -> Result<AnyComponent, engine_abi::Error> {
+                Ok(match self {
+                    $(
+                        #[cfg(feature = $feature)]
+                        AnyEngine::$kind(e) => {
+                            let c = Component::new(&e, bytes)?;
+                            AnyComponent::$kind(e, c)
+                        }
+                    )*
+                })
+            }
+        }
+
+        /// A compiled component and the engine it was compiled on.
+        pub enum AnyComponent {
+            $(
+                #[doc = $description]
+                #[cfg(feature = $feature)]
+                $kind($engine, Component<$engine>),
+            )*
+        }
+
+        impl AnyComponent {
+            /// Which engine it was compiled on.
+            pub fn kind(&self) -> EngineKind {
+                match self {
+                    $(
+                        #[cfg(feature = $feature)]
+                        AnyComponent::$kind(..) => EngineKind::$kind,
+                    )*
+                }
+            }
+
+            /// What the engine's compile cache did so far (`None`: it has none).
+            pub fn cache_stats(&self) -> Option<engine_abi::engine::CacheStats> {
+                match self {
+                    $(
+                        #[cfg(feature = $feature)]
+                        AnyComponent::$kind(e, _) => e.cache_stats(),
+                    )*
+                }
+            }
+
+            /// Run `f` with the engine and the component.
+            pub fn run<F: WithComponent>(self, f: F) -> F::Output {
+                match self {
+                    $(
+                        #[cfg(feature = $feature)]
+                        AnyComponent::$kind(e, c) => f.run(e, c),
+                    )*
+                }
+            }
+        }
+    };
 }
 
-impl EngineKind {
-    /// Every engine, built in or not, in order of preference.
-    pub const ALL: [EngineKind; 2] = [EngineKind::Jit, EngineKind::Interp];
-
-    /// `jit` or `interp`.
-    pub fn name(self) -> &'static str {
-        match self {
-            EngineKind::Jit => "jit",
-            EngineKind::Interp => "interp",
-        }
-    }
-
-    /// What runs the guest.
-    pub fn description(self) -> &'static str {
-        match self {
-            EngineKind::Jit => "wasmtime 48, Cranelift JIT",
-            EngineKind::Interp => "wasmi 2, interpreter (no executable memory)",
-        }
-    }
-
-    /// Whether this build contains the engine.
-    pub fn built_in(self) -> bool {
-        match self {
-            EngineKind::Jit => cfg!(feature = "jit"),
-            EngineKind::Interp => cfg!(feature = "interp"),
-        }
-    }
-
-    /// Whether the engine needs executable memory.
-    pub fn needs_executable_memory(self) -> bool {
-        matches!(self, EngineKind::Jit)
-    }
+registry! {
+    Jit: feature "jit", name "jit", "wasmtime 48, Cranelift JIT",
+        executable memory true, backend_wasmtime::WasmtimeEngine, start start_jit;
+    Interp: feature "interp", name "interp", "wasmi 2, interpreter (no executable memory)",
+        executable memory false, backend_wasmi::WasmiEngine, start start_interp;
 }
 
 impl fmt::Display for EngineKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// What the user asked for: `--engine auto|jit|interp`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum EngineChoice {
-    /// The JIT where it is built in and the OS allows executable memory,
-    /// the interpreter otherwise.
-    #[default]
-    Auto,
-    /// wasmtime (Cranelift JIT).
-    Jit,
-    /// wasmi (interpreter).
-    Interp,
 }
 
 /// Whether the process may make memory executable, as [`probe`] found.
@@ -178,8 +312,9 @@ impl fmt::Display for Selection {
 pub enum SelectError {
     /// The engine is not in this build.
     NotBuiltIn(EngineKind),
-    /// The JIT was asked for, but the OS refuses executable memory.
-    ExecutableMemoryDenied(String),
+    /// An engine that needs executable memory was asked for (or was the
+    /// only one built in), but the OS refuses it, for this reason.
+    ExecutableMemoryDenied(EngineKind, String),
 }
 
 impl fmt::Display for SelectError {
@@ -190,11 +325,21 @@ impl fmt::Display for SelectError {
                 "this build does not include the {k} engine (built in: {})",
                 built_in_names()
             ),
-            SelectError::ExecutableMemoryDenied(why) => write!(
-                f,
-                "the jit engine cannot run here: the OS refuses to make memory executable \
-                 ({why}); use --engine interp (or auto)"
-            ),
+            SelectError::ExecutableMemoryDenied(k, why) => {
+                write!(
+                    f,
+                    "the {k} engine cannot run here: the OS refuses to make memory executable ({why})"
+                )?;
+                let others: Vec<&str> = EngineKind::ALL
+                    .iter()
+                    .filter(|o| o.built_in() && !o.needs_executable_memory())
+                    .map(|o| o.name())
+                    .collect();
+                match others.first() {
+                    Some(other) => write!(f, "; use --engine {other} (or auto)"),
+                    None => write!(f, "; this build has no engine that runs without it"),
+                }
+            }
         }
     }
 }
@@ -218,40 +363,57 @@ pub fn select(choice: EngineChoice) -> Result<Selection, SelectError> {
 
 fn select_with(
     choice: EngineChoice,
-    probe: impl FnOnce() -> &'static ExecutableMemory,
+    // Called only for engines that need executable memory; [`probe`]
+    // caches its answer.
+    executable: impl Fn() -> &'static ExecutableMemory,
 ) -> Result<Selection, SelectError> {
-    let jit = EngineKind::Jit.built_in();
-    let interp = EngineKind::Interp.built_in();
-    match choice {
-        EngineChoice::Interp if interp => Ok(Selection {
-            kind: EngineKind::Interp,
+    if let Some(kind) = choice.kind() {
+        if !kind.built_in() {
+            return Err(SelectError::NotBuiltIn(kind));
+        }
+        if kind.needs_executable_memory()
+            && let ExecutableMemory::Denied(why) = executable()
+        {
+            return Err(SelectError::ExecutableMemoryDenied(kind, why.clone()));
+        }
+        return Ok(Selection {
+            kind,
             reason: "requested".into(),
-        }),
-        EngineChoice::Interp => Err(SelectError::NotBuiltIn(EngineKind::Interp)),
-        EngineChoice::Jit if !jit => Err(SelectError::NotBuiltIn(EngineKind::Jit)),
-        EngineChoice::Jit => match probe() {
-            ExecutableMemory::Allowed => Ok(Selection {
-                kind: EngineKind::Jit,
-                reason: "requested".into(),
-            }),
-            ExecutableMemory::Denied(why) => Err(SelectError::ExecutableMemoryDenied(why.clone())),
-        },
-        EngineChoice::Auto if !jit => Ok(Selection {
-            kind: EngineKind::Interp,
-            reason: "the only engine built in".into(),
-        }),
-        EngineChoice::Auto => match probe() {
-            ExecutableMemory::Allowed => Ok(Selection {
-                kind: EngineKind::Jit,
-                reason: "executable memory allowed".into(),
-            }),
-            ExecutableMemory::Denied(why) if interp => Ok(Selection {
-                kind: EngineKind::Interp,
-                reason: format!("executable memory denied: {why}"),
-            }),
-            ExecutableMemory::Denied(why) => Err(SelectError::ExecutableMemoryDenied(why.clone())),
-        },
+        });
     }
+    let built_in: Vec<EngineKind> = EngineKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.built_in())
+        .collect();
+    let only = built_in.len() == 1;
+    // The first denial, to explain why a later engine was picked (all
+    // engines that need executable memory share one probe).
+    let mut denied: Option<(EngineKind, String)> = None;
+    for kind in built_in {
+        let reason = if kind.needs_executable_memory() {
+            match (&denied, executable()) {
+                (None, ExecutableMemory::Denied(why)) => {
+                    denied = Some((kind, why.clone()));
+                    continue;
+                }
+                (Some(_), _) => continue,
+                (None, ExecutableMemory::Allowed) => "executable memory allowed".to_string(),
+            }
+        } else if let Some((_, why)) = &denied {
+            format!("executable memory denied: {why}")
+        } else if only {
+            "the only engine built in".to_string()
+        } else {
+            "preferred".to_string()
+        };
+        return Ok(Selection { kind, reason });
+    }
+    Err(match denied {
+        Some((kind, why)) => SelectError::ExecutableMemoryDenied(kind, why),
+        // No engine at all: lib.rs refuses to build that.
+        None => SelectError::NotBuiltIn(EngineKind::ALL[0]),
+    })
 }
 
 /// Code generic over the engine, run by [`AnyEngine::run`].
@@ -262,58 +424,11 @@ pub trait WithEngine {
     fn run<E: Engine>(self, engine: E) -> Self::Output;
 }
 
-/// An engine of this build.
-#[derive(Clone)]
-pub enum AnyEngine {
-    /// wasmtime.
-    #[cfg(feature = "jit")]
-    Jit(backend_wasmtime::WasmtimeEngine),
-    /// wasmi.
-    #[cfg(feature = "interp")]
-    Interp(backend_wasmi::WasmiEngine),
-}
-
-impl AnyEngine {
-    /// Start engine `kind` with `config`. A JIT whose instance pool cannot
-    /// be reserved (a small address space, a `ulimit -v`) starts without
-    /// one, with a warning, rather than not at all.
-    pub fn new(kind: EngineKind, config: &EngineConfig) -> Result<AnyEngine, String> {
-        // The interpreter allocates on demand and compiles nothing: it has
-        // no use for a pool or a cache.
-        let _ = config;
-        match kind {
-            #[cfg(feature = "jit")]
-            EngineKind::Jit => jit(config).map(AnyEngine::Jit),
-            #[cfg(feature = "interp")]
-            EngineKind::Interp => Ok(AnyEngine::Interp(backend_wasmi::WasmiEngine::new())),
-            #[allow(unreachable_patterns)]
-            other => Err(SelectError::NotBuiltIn(other).to_string()),
-        }
-    }
-
-    /// Which engine this is.
-    pub fn kind(&self) -> EngineKind {
-        match self {
-            #[cfg(feature = "jit")]
-            AnyEngine::Jit(_) => EngineKind::Jit,
-            #[cfg(feature = "interp")]
-            AnyEngine::Interp(_) => EngineKind::Interp,
-        }
-    }
-
-    /// Run `f` on this engine.
-    pub fn run<F: WithEngine>(self, f: F) -> F::Output {
-        match self {
-            #[cfg(feature = "jit")]
-            AnyEngine::Jit(e) => f.run(e),
-            #[cfg(feature = "interp")]
-            AnyEngine::Interp(e) => f.run(e),
-        }
-    }
-}
-
+/// Start wasmtime. A JIT whose instance pool cannot be reserved (a small
+/// address space, a `ulimit -v`) starts without one, with a warning, rather
+/// than not at all.
 #[cfg(feature = "jit")]
-fn jit(config: &EngineConfig) -> Result<backend_wasmtime::WasmtimeEngine, String> {
+fn start_jit(config: &EngineConfig) -> Result<backend_wasmtime::WasmtimeEngine, String> {
     match backend_wasmtime::WasmtimeEngine::with_config(config) {
         Ok(e) => {
             if let Some(p) = &config.pool {
@@ -343,20 +458,11 @@ fn jit(config: &EngineConfig) -> Result<backend_wasmtime::WasmtimeEngine, String
     }
 }
 
-/// A compiled component and the engine it was compiled on.
-pub enum AnyComponent {
-    /// On wasmtime.
-    #[cfg(feature = "jit")]
-    Jit(
-        backend_wasmtime::WasmtimeEngine,
-        Component<backend_wasmtime::WasmtimeEngine>,
-    ),
-    /// On wasmi.
-    #[cfg(feature = "interp")]
-    Interp(
-        backend_wasmi::WasmiEngine,
-        Component<backend_wasmi::WasmiEngine>,
-    ),
+/// The interpreter allocates on demand and compiles nothing: it has no use
+/// for a pool or a cache.
+#[cfg(feature = "interp")]
+fn start_interp(_: &EngineConfig) -> Result<backend_wasmi::WasmiEngine, String> {
+    Ok(backend_wasmi::WasmiEngine::new())
 }
 
 /// Code generic over the engine that gets a compiled component, run by
@@ -381,72 +487,34 @@ impl AnyComponent {
     ) -> Result<(AnyComponent, Selection), String> {
         let selection = select(choice).map_err(|e| e.to_string())?;
         let engine = AnyEngine::new(selection.kind, config)?;
-        match Self::compile(engine, bytes) {
+        let fallback = EngineKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.built_in() && !k.needs_executable_memory());
+        match engine.compile(bytes) {
             Ok(c) => Ok((c, selection)),
             Err(e)
                 if choice == EngineChoice::Auto
-                    && selection.kind == EngineKind::Jit
-                    && EngineKind::Interp.built_in()
-                    && e.kind() == engine_abi::ErrorKind::Engine =>
+                    && selection.kind.needs_executable_memory()
+                    && e.kind() == engine_abi::ErrorKind::Engine
+                    && fallback.is_some() =>
             {
-                tracing::warn!("the jit engine cannot load the component ({e}): using interp");
-                let engine = AnyEngine::new(EngineKind::Interp, config)?;
-                let c = Self::compile(engine, bytes).map_err(|e| e.to_string())?;
+                let kind = fallback.expect("checked by the guard");
+                tracing::warn!(
+                    "the {} engine cannot load the component ({e}): using {kind}",
+                    selection.kind
+                );
+                let engine = AnyEngine::new(kind, config)?;
+                let c = engine.compile(bytes).map_err(|e| e.to_string())?;
                 Ok((
                     c,
                     Selection {
-                        kind: EngineKind::Interp,
-                        reason: format!("the jit failed to load the component: {e}"),
+                        kind,
+                        reason: format!("the {} failed to load the component: {e}", selection.kind),
                     },
                 ))
             }
             Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// Compile `bytes` on `engine`.
-    pub fn compile(engine: AnyEngine, bytes: &[u8]) -> Result<AnyComponent, engine_abi::Error> {
-        Ok(match engine {
-            #[cfg(feature = "jit")]
-            AnyEngine::Jit(e) => {
-                let c = Component::new(&e, bytes)?;
-                AnyComponent::Jit(e, c)
-            }
-            #[cfg(feature = "interp")]
-            AnyEngine::Interp(e) => {
-                let c = Component::new(&e, bytes)?;
-                AnyComponent::Interp(e, c)
-            }
-        })
-    }
-
-    /// Which engine it was compiled on.
-    pub fn kind(&self) -> EngineKind {
-        match self {
-            #[cfg(feature = "jit")]
-            AnyComponent::Jit(..) => EngineKind::Jit,
-            #[cfg(feature = "interp")]
-            AnyComponent::Interp(..) => EngineKind::Interp,
-        }
-    }
-
-    /// What the engine's compile cache did so far (`None`: it has none).
-    pub fn cache_stats(&self) -> Option<engine_abi::engine::CacheStats> {
-        match self {
-            #[cfg(feature = "jit")]
-            AnyComponent::Jit(e, _) => e.cache_stats(),
-            #[cfg(feature = "interp")]
-            AnyComponent::Interp(e, _) => e.cache_stats(),
-        }
-    }
-
-    /// Run `f` with the engine and the component.
-    pub fn run<F: WithComponent>(self, f: F) -> F::Output {
-        match self {
-            #[cfg(feature = "jit")]
-            AnyComponent::Jit(e, c) => f.run(e, c),
-            #[cfg(feature = "interp")]
-            AnyComponent::Interp(e, c) => f.run(e, c),
         }
     }
 }

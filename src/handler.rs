@@ -5,11 +5,16 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use bytes::Bytes;
-use engine_abi::engine::EngineConfig;
-use http_body::Body as HttpBody;
+use std::sync::Arc;
 
-use crate::engines::{AnyComponent, EngineChoice, Selection};
+use bytes::Bytes;
+use engine_abi::Component;
+use engine_abi::engine::{Engine, EngineConfig};
+use http_body::Body as HttpBody;
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+
+use crate::engines::{AnyComponent, EngineChoice, Selection, WithComponent};
 
 /// Why a component could not be loaded: the engine is not built in or not
 /// allowed here, the bytes are not a wasi:http component, or an import is
@@ -29,20 +34,38 @@ impl std::error::Error for Error {}
 /// [`EngineChoice`] selected, ready to handle requests.
 #[derive(Clone)]
 pub struct Handler {
-    inner: Inner,
+    inner: Arc<dyn DynHandler>,
     selection: Selection,
-}
-
-#[derive(Clone)]
-enum Inner {
-    #[cfg(feature = "jit")]
-    Jit(host_http::Handler<backend_wasmtime::WasmtimeEngine>),
-    #[cfg(feature = "interp")]
-    Interp(host_http::Handler<backend_wasmi::WasmiEngine>),
 }
 
 /// A response: its head arrives when the guest sets it; the body streams.
 pub type ResponseFuture = Pin<Box<dyn Future<Output = http::Response<host_http::Body>> + Send>>;
+
+/// A request body of any type, boxed so that one engine-free [`Handler`]
+/// serves every engine of the registry.
+type AnyBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// [`host_http::Handler`] on some engine.
+trait DynHandler: Send + Sync {
+    fn handle(&self, req: http::Request<AnyBody>) -> ResponseFuture;
+}
+
+impl<E: Engine> DynHandler for host_http::Handler<E> {
+    fn handle(&self, req: http::Request<AnyBody>) -> ResponseFuture {
+        Box::pin(host_http::Handler::handle(self, req))
+    }
+}
+
+/// Links a compiled component into a [`host_http::Handler`] on its engine.
+struct Link(host_http::Config);
+
+impl WithComponent for Link {
+    type Output = Result<Arc<dyn DynHandler>, host_http::Error>;
+    fn run<E: Engine>(self, engine: E, component: Component<E>) -> Self::Output {
+        let handler = host_http::Handler::from_component(&engine, &component, self.0)?;
+        Ok(Arc::new(handler))
+    }
+}
 
 impl Handler {
     /// Load `bytes` on the engine `auto` selects: the JIT where it is built
@@ -61,17 +84,9 @@ impl Handler {
     ) -> Result<Handler, Error> {
         let (component, selection) =
             AnyComponent::load(choice, engine_config, bytes).map_err(Error)?;
-        let link = |e: host_http::Error| Error(e.to_string());
-        let inner = match component {
-            #[cfg(feature = "jit")]
-            AnyComponent::Jit(e, c) => {
-                Inner::Jit(host_http::Handler::from_component(&e, &c, config).map_err(link)?)
-            }
-            #[cfg(feature = "interp")]
-            AnyComponent::Interp(e, c) => {
-                Inner::Interp(host_http::Handler::from_component(&e, &c, config).map_err(link)?)
-            }
-        };
+        let inner = component
+            .run(Link(config))
+            .map_err(|e| Error(e.to_string()))?;
         Ok(Handler { inner, selection })
     }
 
@@ -80,18 +95,14 @@ impl Handler {
         &self.selection
     }
 
-    /// Handle one request in a fresh instance (see
-    /// [`host_http::Handler::handle`]). Must run inside a tokio runtime.
+    /// Handle one request (see [`host_http::Handler::handle`]). Must run
+    /// inside a tokio runtime.
     pub fn handle<B>(&self, req: http::Request<B>) -> ResponseFuture
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        match &self.inner {
-            #[cfg(feature = "jit")]
-            Inner::Jit(h) => Box::pin(h.handle(req)),
-            #[cfg(feature = "interp")]
-            Inner::Interp(h) => Box::pin(h.handle(req)),
-        }
+        self.inner
+            .handle(req.map(|b| b.map_err(Into::into).boxed_unsync()))
     }
 }

@@ -21,6 +21,9 @@
 //! default. Built with `--no-default-features --features interp`, cohost
 //! contains no code generator at all.
 
+#[cfg(not(any(feature = "jit", feature = "interp")))]
+compile_error!("cohost needs an engine: enable the `jit` or `interp` feature (or both)");
+
 pub mod engines;
 mod handler;
 

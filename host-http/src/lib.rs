@@ -2,15 +2,44 @@
 //! engine of the engine trait (wasmtime JIT or wasmi interpreter), through
 //! cohost's own component model ([`engine_abi`]).
 //!
-//! ```no_run
-//! # async fn demo(bytes: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
-//! use host_http::{Config, Handler};
+//! Embedding: load a component from bytes once, then handle requests
+//! in-process, without sockets, with limits and an outgoing policy. On the
+//! interpreter shown here there is no code generator and no executable
+//! memory (as on iOS); `backend_wasmtime::WasmtimeEngine` is the JIT.
+//! (`cohost::Handler` picks the engine the way `cohost serve --engine auto`
+//! does; `examples/embed.rs` is this example on it.)
+//!
+//! ```
+//! use std::time::Duration;
+//! use bytes::Bytes;
+//! use http_body_util::{BodyExt, Full};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let bytes = include_bytes!("../../examples/hello.wasm");
+//! let config = host_http::Config::default()
+//!     .max_memory_bytes(32 << 20)
+//!     .timeout(Some(Duration::from_secs(2)))
+//!     .max_body_bytes(1 << 20)
+//!     .allow_host("https://api.example.com")?;
 //! let engine = backend_wasmi::WasmiEngine::new();
-//! let config = Config::default().allow_host("https://example.com")?;
-//! let handler = Handler::new(&engine, &bytes, config)?;
-//! let response = handler.handle(http::Request::new(String::new())).await;
-//! println!("{}", response.status());
-//! # Ok(()) }
+//! let handler = host_http::Handler::new(&engine, bytes, config)?;
+//!
+//! // The guest runs on tokio tasks; a current-thread runtime is enough.
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     for path in ["/", "/hello/embedder"] {
+//!         let req = http::Request::get(path)
+//!             .header(http::header::HOST, "app.local")
+//!             .body(Full::new(Bytes::new()))?;
+//!         let resp = handler.handle(req).await;
+//!         let status = resp.status();
+//!         let body = resp.into_body().collect().await?.to_bytes();
+//!         println!("GET {path} -> {status}: {}", String::from_utf8_lossy(&body).trim_end());
+//!         assert_eq!(status, 200);
+//!     }
+//!     Ok(())
+//! })
+//! # }
 //! ```
 //!
 //! | module | what |
