@@ -33,6 +33,16 @@ pub struct ServeArgs {
     /// Requests handled at once; more get 503.
     #[arg(long, default_value_t = ServerConfig::DEFAULT_MAX_CONCURRENCY)]
     max_concurrency: usize,
+    /// Requests one instance serves, one after another, before it is
+    /// dropped; 1 gives each request a fresh instance. A reused instance
+    /// keeps its memory: what the guest stores there, the next request
+    /// sees. An instance that trapped, ran out of time, hit a memory limit,
+    /// set no response or kept a resource of its request is never reused.
+    #[arg(long, value_name = "N", default_value_t = Config::DEFAULT_MAX_INSTANCE_REUSE_COUNT)]
+    max_instance_reuse_count: u32,
+    /// How long an idle instance is kept for reuse.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    idle_instance_timeout: Duration,
     /// How long a client may take to send a request head (then the
     /// connection is closed).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
@@ -256,7 +266,12 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     init_logging(args.verbose);
     // Every mistake in the arguments is reported before the engine starts.
     let (bytes, config) = match read(&args.component).and_then(|b| Ok((b, args.limits.config()?))) {
-        Ok(x) => x,
+        Ok((bytes, config)) => (
+            bytes,
+            config
+                .max_instance_reuse_count(args.max_instance_reuse_count)
+                .idle_instance_timeout(args.idle_instance_timeout),
+        ),
         Err(e) => {
             eprintln!("cohost: {e}");
             return ExitCode::FAILURE;
@@ -312,7 +327,16 @@ fn serve_on<E: Engine>(
     config: Config,
 ) -> ExitCode {
     let handler = match Handler::from_component(&engine, &component, config) {
-        Ok(h) => h,
+        Ok(h) => {
+            if h.reuses_instances() {
+                tracing::info!(
+                    "instance reuse: up to {} requests per instance, idle ones kept {:?}",
+                    args.max_instance_reuse_count,
+                    args.idle_instance_timeout
+                );
+            }
+            h
+        }
         Err(e) => {
             eprintln!("cohost: {}: {e}", args.component.display());
             return ExitCode::FAILURE;

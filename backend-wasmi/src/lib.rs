@@ -82,10 +82,68 @@ pub const FUEL_SLICE: u64 = 1_000_000;
 /// destructors, component-to-component calls): a bound, not a budget.
 pub const NESTED_FUEL: u64 = 1 << 34;
 
+/// [`wasmi::StoreLimits`], remembering whether it ever said no.
+struct Limiter {
+    limits: wasmi::StoreLimits,
+    hit: bool,
+}
+
+impl wasmi::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        self.hit |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        let allowed = self.limits.table_growing(current, desired, maximum)?;
+        self.hit |= !allowed;
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(
+        &mut self,
+        error: &wasmi::errors::MemoryError,
+    ) -> Result<(), wasmi_core::LimiterError> {
+        self.hit = true;
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_grow_failed(
+        &mut self,
+        error: &wasmi::errors::TableError,
+    ) -> Result<(), wasmi_core::LimiterError> {
+        self.hit = true;
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
 /// What a cohost store keeps beside the host's data.
 pub struct StoreData<T: Send + 'static> {
     data: T,
-    limits: wasmi::StoreLimits,
+    limits: Limiter,
     deadline: Option<std::time::Instant>,
     pending: Option<Pending<T>>,
     /// How many nested (non-resumable) calls are running.
@@ -460,6 +518,7 @@ impl Engine for WasmiEngine {
             .memories(limits.max_instances)
             .tables(limits.max_instances)
             .build();
+        let limits = Limiter { limits, hit: false };
         let mut store = wasmi::Store::new(
             &self.engine,
             StoreData {
@@ -472,6 +531,17 @@ impl Engine for WasmiEngine {
         );
         store.limiter(|d| &mut d.limits);
         store
+    }
+
+    fn set_time_budget<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        budget: Option<std::time::Duration>,
+    ) {
+        store.data_mut().deadline = budget.map(|b| std::time::Instant::now() + b);
+    }
+
+    fn limit_hit<T: Send + 'static>(store: &Self::Store<T>) -> bool {
+        store.data().limits.hit
     }
 
     fn data<T: Send + 'static>(store: &Self::Store<T>) -> &T {

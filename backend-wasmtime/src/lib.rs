@@ -106,10 +106,62 @@ fn pooling(pool: &PoolConfig) -> wasmtime::PoolingAllocationConfig {
 /// How long a guest runs before it yields to the executor.
 pub const TIME_SLICE: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// [`wasmtime::StoreLimits`], remembering whether it ever said no.
+struct Limiter {
+    limits: wasmtime::StoreLimits,
+    hit: bool,
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        self.hit |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.table_growing(current, desired, maximum)?;
+        self.hit |= !allowed;
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.hit = true;
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.hit = true;
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
 /// What a cohost store keeps beside the host's data.
 pub struct StoreData<T> {
     data: T,
-    limits: wasmtime::StoreLimits,
+    limits: Limiter,
     deadline: Option<std::time::Instant>,
     /// How many nested (non-suspending) calls are running: a host function
     /// asking to suspend inside one traps instead.
@@ -456,6 +508,7 @@ impl Engine for WasmtimeEngine {
             .memories(limits.max_instances)
             .tables(limits.max_instances)
             .build();
+        let limits = Limiter { limits, hit: false };
         let mut store = wasmtime::Store::new(
             &self.engine,
             StoreData {
@@ -487,6 +540,17 @@ impl Engine for WasmtimeEngine {
             }
         });
         store
+    }
+
+    fn set_time_budget<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        budget: Option<std::time::Duration>,
+    ) {
+        store.data_mut().deadline = budget.map(|b| std::time::Instant::now() + b);
+    }
+
+    fn limit_hit<T: Send + 'static>(store: &Self::Store<T>) -> bool {
+        store.data().limits.hit
     }
 
     fn data<T: Send + 'static>(store: &Self::Store<T>) -> &T {

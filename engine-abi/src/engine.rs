@@ -493,6 +493,20 @@ pub trait Engine: Clone + Send + Sync + 'static {
     /// A fresh store owning `data`.
     fn new_store<T: Send + 'static>(&self, data: T, limits: StoreLimits) -> Self::Store<T>;
 
+    /// Restart the store's time budget for the calls that follow: the
+    /// deadline becomes now + `budget` (`None`: no deadline). A store that
+    /// serves requests one after another (instance reuse) gives each
+    /// request the whole budget.
+    fn set_time_budget<T: Send + 'static>(
+        store: &mut Self::Store<T>,
+        budget: Option<std::time::Duration>,
+    );
+
+    /// Whether the store's [`StoreLimits`] refused a memory or table
+    /// growth since the store was made: a guest that got `-1` from
+    /// `memory.grow` may carry on, but its instance is not one to reuse.
+    fn limit_hit<T: Send + 'static>(store: &Self::Store<T>) -> bool;
+
     /// The store's data.
     fn data<T: Send + 'static>(store: &Self::Store<T>) -> &T;
 

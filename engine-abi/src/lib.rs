@@ -15,6 +15,6 @@ pub mod names;
 pub mod types;
 
 pub use component::{
-    Component, Func, ImportItem, Instance, InstancePre, Linker, Store, footprint_of,
+    Component, Func, ImportItem, Instance, InstancePre, Linker, Producer, Store, footprint_of,
 };
 pub use error::{Error, ErrorKind, Result, Trap, TrapKind};

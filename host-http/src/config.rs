@@ -22,6 +22,13 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// What the guest may fetch with `wasi:http/outgoing-handler`.
     pub outgoing: OutgoingPolicy,
+    /// How many requests one instance serves, one after another, before it
+    /// is dropped (1: a fresh instance per request). A reused instance
+    /// keeps its linear memory, so what a guest stores there is visible
+    /// to the next request it serves.
+    pub max_instance_reuse_count: u32,
+    /// How long an idle instance is kept for reuse.
+    pub idle_instance_timeout: Duration,
 }
 
 impl Config {
@@ -33,6 +40,12 @@ impl Config {
     pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
     /// The default body limit: 1 GiB.
     pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 30;
+    /// By default each request gets a fresh instance, as `wasmtime serve`
+    /// does for wasi:http 0.2 components.
+    pub const DEFAULT_MAX_INSTANCE_REUSE_COUNT: u32 = 1;
+    /// The default idle time of a reusable instance: 1 s, as `wasmtime
+    /// serve`'s.
+    pub const DEFAULT_IDLE_INSTANCE_TIMEOUT: Duration = Duration::from_secs(1);
 
     /// Set the memory limit.
     pub fn max_memory_bytes(mut self, n: usize) -> Self {
@@ -47,6 +60,17 @@ impl Config {
     /// Set the header section limit.
     pub fn max_header_bytes(mut self, n: usize) -> Self {
         self.max_header_bytes = n;
+        self
+    }
+    /// Let one instance serve up to `n` requests one after another (1, or
+    /// 0, for a fresh instance per request).
+    pub fn max_instance_reuse_count(mut self, n: u32) -> Self {
+        self.max_instance_reuse_count = n.max(1);
+        self
+    }
+    /// Set how long an idle instance is kept for reuse.
+    pub fn idle_instance_timeout(mut self, t: Duration) -> Self {
+        self.idle_instance_timeout = t;
         self
     }
     /// Set the body limit.
@@ -93,6 +117,8 @@ impl Default for Config {
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             outgoing: OutgoingPolicy::default(),
+            max_instance_reuse_count: Self::DEFAULT_MAX_INSTANCE_REUSE_COUNT,
+            idle_instance_timeout: Self::DEFAULT_IDLE_INSTANCE_TIMEOUT,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The embedding API: a [`Handler`] built once from component bytes, an
 //! engine and a [`Config`], then [`Handler::handle`] per request.
 //!
-//! Each request runs in a fresh instance (a new store, the plan run again)
-//! on its own tokio task:
+//! Each request runs on its own tokio task, in a fresh instance (a new
+//! store, the plan run again), or, with [`Config::max_instance_reuse_count`]
+//! above 1, in an idle instance that served earlier requests:
 //!
 //! - the response head is returned as soon as the guest calls
 //!   `response-outparam.set`; its body streams from the guest's writes while
@@ -15,9 +16,23 @@
 //!   as HTTP/1.1 requires for an incomplete body);
 //! - every request has an id, on a `tracing` span and on the guest's log
 //!   lines.
+//!
+//! Instance reuse. What lives in the store's data ([`State`]: the request's
+//! resource table, its outparam, its bodies, its outgoing budget and id) is
+//! made per request and replaced before the next; the instance (its
+//! memories, globals, handle tables) persists, so state a guest keeps in
+//! its own memory is seen by the requests it serves after. An instance is
+//! reused only when the request it served ended cleanly: it returned, set
+//! its response, hit no memory or table limit, and holds no handle to the
+//! request's host resources (a body, a stream, a pollable, a future kept
+//! across requests). Otherwise it is dropped and the next request gets a
+//! fresh one, so a handle of one request can never reach another's
+//! resources (each request's table numbers its resources from the start).
+//! A time-out, a trap or a task failure drops it too. The time budget
+//! restarts for each request.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 
@@ -26,7 +41,7 @@ use engine_abi::abi::typed::HostResource;
 use engine_abi::abi::{Resource, Val};
 use engine_abi::engine::{Engine, StoreLimits};
 use engine_abi::names::semver_compatible;
-use engine_abi::{Component, InstancePre, Linker, Store};
+use engine_abi::{Component, Func, Instance, InstancePre, Linker, Store};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
 use tokio::sync::oneshot;
@@ -37,6 +52,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorCode};
 use crate::fields::strip_forbidden;
 use crate::pipe::{InPipe, PipeBody};
+use crate::reuse::WarmPool;
 use crate::state::{Shared, State};
 use crate::table::Table;
 use crate::types_impl::{IncomingRequest, Method, ResponseOutparam, ResponseResult, Scheme};
@@ -53,6 +69,10 @@ pub struct Handler<E: Engine> {
     engine: E,
     pre: InstancePre<E, State>,
     shared: Arc<Shared>,
+    /// Idle instances, when instances are reused.
+    warm: Option<Arc<WarmPool<Warm<E>>>>,
+    /// Guest tasks still running (their response may have been sent).
+    running: Arc<AtomicUsize>,
 }
 
 impl<E: Engine> Clone for Handler<E> {
@@ -61,8 +81,40 @@ impl<E: Engine> Clone for Handler<E> {
             engine: self.engine.clone(),
             pre: self.pre.clone(),
             shared: self.shared.clone(),
+            warm: self.warm.clone(),
+            running: self.running.clone(),
         }
     }
+}
+
+/// An instance with its store, between the requests it serves.
+struct Warm<E: Engine> {
+    store: Store<E, State>,
+    instance: Instance,
+    handle: Func,
+    /// How many requests it has served.
+    served: u32,
+}
+
+/// Toolchains whose components answer one request per instance: reusing
+/// their instances would fail every request after the first. The
+/// `producers` entry that identifies them, and why.
+const SINGLE_USE_TOOLCHAINS: &[(&str, &str, &str)] = &[(
+    "processed-by",
+    "ComponentizeJS",
+    "StarlingMonkey answers one fetch event per instance (a second request \
+     fails: \"FetchEvent#respondWith can't be called twice\")",
+)];
+
+/// Why `component` must not be reused, if its toolchain is known not to
+/// allow it.
+fn single_use<E: Engine>(component: &Component<E>) -> Option<String> {
+    component.producers().iter().find_map(|p| {
+        SINGLE_USE_TOOLCHAINS
+            .iter()
+            .find(|(field, name, _)| p.field == *field && p.name == *name)
+            .map(|(_, name, why)| format!("{name} {}: {why}", p.version))
+    })
 }
 
 /// How a guest's run ended.
@@ -107,10 +159,24 @@ impl<E: Engine> Handler<E> {
         }
         let pre = LINKER.instantiate_pre(component).map_err(Error::link)?;
         let client = Arc::new(Client::new(&config.outgoing).map_err(Error::config)?);
+        let mut reuse = config.max_instance_reuse_count > 1;
+        if reuse && let Some(why) = single_use(component) {
+            tracing::warn!(
+                "instance reuse is off for this component, each request gets a fresh \
+                 instance: {why}"
+            );
+            reuse = false;
+        }
+        let warm = reuse.then(|| {
+            let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+            WarmPool::new(workers, config.idle_instance_timeout)
+        });
         Ok(Handler {
             engine: engine.clone(),
             pre,
             shared: Arc::new(Shared { config, client }),
+            warm,
+            running: Arc::default(),
         })
     }
 
@@ -119,13 +185,34 @@ impl<E: Engine> Handler<E> {
         &self.shared.config
     }
 
+    /// Whether instances serve more than one request (a
+    /// [`Config::max_instance_reuse_count`] above 1, and a component whose
+    /// toolchain allows it).
+    pub fn reuses_instances(&self) -> bool {
+        self.warm.is_some()
+    }
+
+    /// How many guests are still running: requests whose instance has not
+    /// finished yet (a response may be out while its guest still writes
+    /// the body or runs after it). A reused instance is idle again once
+    /// its guest finished.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// How many instances are idle, kept for reuse.
+    pub fn idle_instances(&self) -> usize {
+        self.warm.as_ref().map_or(0, |w| w.idle())
+    }
+
     /// The engine's name: `jit` or `interp`.
     pub fn engine_name(&self) -> &'static str {
         self.engine.name()
     }
 
-    /// Handle one request in a fresh instance. The future resolves with the
-    /// response head as soon as the guest sets it; the body streams after.
+    /// Handle one request, in a fresh instance or a reused one (see the
+    /// module docs). The future resolves with the response head as soon as
+    /// the guest sets it; the body streams after.
     /// Must run inside a tokio runtime (the guest runs on a spawned task).
     pub fn handle<B>(
         &self,
@@ -144,7 +231,8 @@ impl<E: Engine> Handler<E> {
             let (tx, rx) = oneshot::channel();
             let state = this.request_state(id, req, tx);
             tracing::debug!("{method} {uri}");
-            let task = tokio::spawn(this.clone().run(state).in_current_span());
+            let running = Running::start(&this.running);
+            let task = tokio::spawn(this.clone().run(state, running).in_current_span());
             match rx.await {
                 Ok(Ok(resp)) => {
                     tracing::debug!("{} head sent", resp.status());
@@ -236,56 +324,90 @@ impl<E: Engine> Handler<E> {
         (state, req_rep, out_rep)
     }
 
-    async fn run(self, (state, req, out): (State, u32, u32)) -> Outcome {
+    /// A fresh instance in a fresh store holding `state`.
+    async fn fresh(&self, state: State) -> Result<Warm<E>, (String, bool)> {
         let config = &self.shared.config;
         // The engines enforce the budget on a guest that computes (epoch or
-        // fuel slices); the timeout below covers one blocked in a host call.
+        // fuel slices); the caller's timeout covers one blocked in a host
+        // call.
         let limits = StoreLimits {
             max_memory_bytes: config.max_memory_bytes,
             time_budget: config.timeout,
             ..StoreLimits::default()
         };
         let mut store = Store::with_limits(&self.engine, state, limits);
+        let mut instance = self.pre.instantiate(&mut store).await;
+        // A full instance pool may be full of idle instances: make room.
+        while let Err(e) = &instance
+            && e.is_busy()
+            && self.warm.as_ref().is_some_and(|w| w.evict_oldest())
+        {
+            instance = self.pre.instantiate(&mut store).await;
+        }
+        let instance = instance.map_err(|e| (format!("instantiation failed: {e}"), e.is_busy()))?;
+        let handle = instance
+            .func(&store, HANDLE_EXPORT)
+            .ok_or_else(|| (format!("no export {HANDLE_EXPORT}"), false))?;
+        Ok(Warm {
+            store,
+            instance,
+            handle,
+            served: 0,
+        })
+    }
+
+    async fn run(self, (state, req, out): (State, u32, u32), _running: Running) -> Outcome {
+        let config = &self.shared.config;
+        let mut slot: Option<Warm<E>> = None;
         let mut busy = false;
-        let call = async {
-            let instance = self.pre.instantiate(&mut store).await.map_err(|e| {
-                busy = e.is_busy();
-                format!("instantiation failed: {e}")
-            })?;
-            let func = instance
-                .func(&store, HANDLE_EXPORT)
-                .ok_or_else(|| format!("no export {HANDLE_EXPORT}"))?;
-            let args = [
-                Val::Own(Resource {
-                    ty: IncomingRequest::resource_type(),
-                    rep: req,
-                }),
-                Val::Own(Resource {
-                    ty: ResponseOutparam::resource_type(),
-                    rep: out,
-                }),
-            ];
-            func.call(&mut store, &args)
-                .await
-                .map_err(|e| match e.trap() {
-                    Some(t) => format!("the guest trapped: {t}"),
-                    None => e.to_string(),
-                })?;
-            Ok::<(), String>(())
+        let result = {
+            let call = async {
+                let warm = match self.warm.as_ref().and_then(|w| w.take()) {
+                    Some(mut warm) => {
+                        *warm.store.data_mut() = state;
+                        warm.store.set_time_budget(config.timeout);
+                        tracing::debug!("reusing an instance ({} served)", warm.served);
+                        warm
+                    }
+                    None => self.fresh(state).await.map_err(|(msg, b)| {
+                        busy = b;
+                        msg
+                    })?,
+                };
+                let warm = slot.insert(warm);
+                let args = [
+                    Val::Own(Resource {
+                        ty: IncomingRequest::resource_type(),
+                        rep: req,
+                    }),
+                    Val::Own(Resource {
+                        ty: ResponseOutparam::resource_type(),
+                        rep: out,
+                    }),
+                ];
+                warm.handle
+                    .call(&mut warm.store, &args)
+                    .await
+                    .map_err(|e| match e.trap() {
+                        Some(t) => format!("the guest trapped: {t}"),
+                        None => e.to_string(),
+                    })?;
+                Ok::<(), String>(())
+            };
+            match config.timeout {
+                Some(t) => match tokio::time::timeout(t, call).await {
+                    Ok(r) => r,
+                    Err(_) => Err(format!("the guest ran out of its time budget ({t:?})")),
+                },
+                None => call.await,
+            }
         };
-        let result = match config.timeout {
-            Some(t) => match tokio::time::timeout(t, call).await {
-                Ok(r) => r,
-                Err(_) => Err(format!("the guest ran out of its time budget ({t:?})")),
-            },
-            None => call.await,
-        };
-        let set = store.data().response_set;
         if busy {
             tracing::warn!("{}: responding 503", result.err().unwrap_or_default());
             return Outcome::Busy;
         }
-        match result {
+        let set = slot.as_ref().is_some_and(|w| w.store.data().response_set);
+        let outcome = match result {
             Ok(()) => {
                 if !set {
                     tracing::warn!("the guest returned without setting a response: responding 500");
@@ -300,7 +422,50 @@ impl<E: Engine> Handler<E> {
                 }
                 Outcome::Failed
             }
+        };
+        if let (Some(pool), Some(mut warm), Outcome::Returned) = (&self.warm, slot, &outcome) {
+            warm.served += 1;
+            match self.retire_reason(&warm, set) {
+                None => pool.put(warm),
+                Some(why) => tracing::debug!("dropping the instance: {why}"),
+            }
         }
+        outcome
+    }
+
+    /// Why an instance that served a request and returned must not serve
+    /// another (`None`: it may).
+    fn retire_reason(&self, warm: &Warm<E>, response_set: bool) -> Option<&'static str> {
+        if !response_set {
+            Some("it returned without setting a response")
+        } else if warm.served >= self.shared.config.max_instance_reuse_count {
+            Some("it served its maximum number of requests")
+        } else if warm.store.limit_hit() {
+            Some("it hit a memory or table limit")
+        } else if !warm.store.data().table.is_empty()
+            || warm.instance.holds_host_resources(&warm.store)
+        {
+            Some("it keeps resources of the request it served")
+        } else {
+            None
+        }
+    }
+}
+
+/// Counts a guest task in [`Handler::running`] until dropped (when the task
+/// ends, however it ends).
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: &Arc<AtomicUsize>) -> Running {
+        count.fetch_add(1, Ordering::AcqRel);
+        Running(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -68,7 +68,8 @@
 //!    request-options, response-outparam), `outgoing.rs`
 //!    (`wasi:http/outgoing-handler`), each using only those before it;
 //! 6. `imports.rs` (the linker: every interface's `register`);
-//! 7. `handler.rs` (the embedding API), then `server.rs`.
+//! 7. `reuse.rs` (warm instances kept for reuse), `handler.rs` (the
+//!    embedding API), then `server.rs`.
 //!
 //! (`macros.rs` is textually first so that every file can use its macros;
 //! `wit_resource!` expands in the interfaces' files, where the table's
@@ -91,6 +92,7 @@ mod io;
 mod outgoing;
 mod pipe;
 mod random;
+mod reuse;
 mod server;
 mod state;
 mod table;

@@ -195,6 +195,11 @@ impl Table {
     pub fn len(&self) -> usize {
         self.live
     }
+
+    /// Whether no resource is live.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,11 @@
 //! [`Handler`] built from it ([`Handler::from_component`]). A plain
 //! HTTP/1.1 client sends `GET /` twice and a ~100 KB `POST /` (echoed back)
 //! on one keep-alive connection, then `GET /` and the `POST /` again on a
-//! second connection; each request runs in a fresh instance. Both engines
-//! must answer alike (status, headers but `date`, body).
+//! second connection; each request runs in a fresh instance. Then the same
+//! again with instance reuse on: the Python guest serves them from reused
+//! instances, the JavaScript one (StarlingMonkey answers one request per
+//! instance) is refused reuse and still answers every request. Both
+//! engines must answer alike (status, headers but `date`, body).
 //!
 //! They are not checked in (13-18 MB each): the tests run
 //! `tests/fixtures/big/build.sh`, which builds them into `target/guests/`
@@ -110,6 +113,9 @@ struct Guest {
     imports: &'static [&'static str],
     /// Its answer to `GET /` (as `text/plain`).
     greeting: &'static str,
+    /// Whether its instances may serve several requests (StarlingMonkey's
+    /// answer one fetch event each; cohost refuses to reuse them).
+    reusable: bool,
 }
 
 /// Everything both engines must agree on: the exported functions and the
@@ -137,7 +143,19 @@ fn check_on<E: Engine>(engine: E, guest: &Guest, bytes: &[u8]) -> Seen {
         compile,
         guest,
     ));
-    let responses = serve_and_request(&engine, &component, &what, guest);
+    let mut responses = serve_and_request(&engine, &component, &what, guest, Config::default());
+    // The same requests with instance reuse on: a guest that allows it
+    // serves them from one instance, one that does not is refused reuse
+    // and serves each from a fresh one; both answer alike.
+    let reused = Config::default().max_instance_reuse_count(100);
+    let what_reused = format!("{what}, instances reused");
+    responses.extend(serve_and_request(
+        &engine,
+        &component,
+        &what_reused,
+        guest,
+        reused,
+    ));
     Seen { exports, responses }
 }
 
@@ -266,11 +284,20 @@ fn serve_and_request<E: Engine>(
     component: &Component<E>,
     what: &str,
     guest: &Guest,
+    config: Config,
 ) -> Vec<Response> {
     let t = Instant::now();
-    let handler = Handler::from_component(engine, component, Config::default())
+    let reuse = config.max_instance_reuse_count > 1;
+    let handler = Handler::from_component(engine, component, config)
         .unwrap_or_else(|e| panic!("Handler::from_component({what}): {e}"));
     let link = t.elapsed();
+    if reuse {
+        assert_eq!(
+            handler.reuses_instances(),
+            guest.reusable,
+            "{what}: whether instances are reused"
+        );
+    }
     let server = serve_handler(handler, ServerConfig::default());
 
     let json = post_body();
@@ -445,6 +472,7 @@ fn js_guest_is_served_on_both_engines() {
         file: "js-hello.wasm",
         imports: JS_IMPORTS,
         greeting: "hello from js\n",
+        reusable: false,
     });
 }
 
@@ -454,5 +482,6 @@ fn py_guest_is_served_on_both_engines() {
         file: "py-hello.wasm",
         imports: PY_IMPORTS,
         greeting: "hello from python\n",
+        reusable: true,
     });
 }

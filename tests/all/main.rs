@@ -11,6 +11,7 @@ mod http;
 #[cfg(target_os = "linux")]
 mod no_jit;
 mod reference;
+mod reuse;
 mod roundtrip;
 mod wast;
 

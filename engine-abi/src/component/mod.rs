@@ -27,6 +27,7 @@ use crate::types::{FuncType, ResourceType};
 use plan::{CoreDef, ExportDef, FuncDef, LiftedFunc, PlanBody};
 use runtime::{ResolvedOptions, RuntimeInstance};
 
+pub use parse::Producer;
 pub use resources::MAX_HANDLES;
 pub use runtime::{HostCall, StoreData};
 
@@ -49,6 +50,7 @@ pub(crate) struct ComponentInner<E: Engine> {
     modules: Vec<E::Module>,
     plan: PlanBody,
     footprint: Footprint,
+    producers: Vec<Producer>,
 }
 
 /// An import of a component: a function or a resource type the host must
@@ -96,8 +98,15 @@ impl<E: Engine> Component<E> {
                 modules,
                 footprint: footprint(&parsed.modules, &plan),
                 plan,
+                producers: parsed.producers,
             }),
         })
+    }
+
+    /// What made the component, from its `producers` section (e.g.
+    /// `processed-by` `ComponentizeJS` `0.23.0`): empty when it has none.
+    pub fn producers(&self) -> &[Producer] {
+        &self.inner.producers
     }
 
     /// The functions and resources this component imports.
@@ -619,6 +628,18 @@ impl<E: Engine, D: Send + 'static> Store<E, D> {
         &mut E::data_mut(&mut self.inner).data
     }
 
+    /// Restart the time budget (see [`Engine::set_time_budget`]): for a
+    /// store whose instance serves another call after the last one.
+    pub fn set_time_budget(&mut self, budget: Option<std::time::Duration>) {
+        E::set_time_budget(&mut self.inner, budget);
+    }
+
+    /// Whether a memory or table limit refused growth in this store (see
+    /// [`Engine::limit_hit`]).
+    pub fn limit_hit(&self) -> bool {
+        E::limit_hit(&self.inner)
+    }
+
     /// The engine store, for engine-specific settings.
     pub fn engine_store(&mut self) -> &mut E::Store<StoreData<E, D>> {
         &mut self.inner
@@ -698,6 +719,18 @@ impl Instance {
 }
 
 impl Instance {
+    /// Whether any component instance of this instance still holds a
+    /// handle (own or borrow) to a host resource: after a call returned,
+    /// that is a resource the call's caller handed in or created, kept
+    /// beyond it.
+    pub fn holds_host_resources<E: Engine, D: Send + 'static>(&self, store: &Store<E, D>) -> bool {
+        store.id == self.store_id
+            && E::data(&store.inner).instances[self.rt]
+                .tables
+                .iter()
+                .any(|t| t.holds_host_resources())
+    }
+
     /// Drop an owned resource the host received from this instance, running
     /// its destructor if it has one (a host resource's destructor, or the
     /// defining component's).

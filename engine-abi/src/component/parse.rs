@@ -115,6 +115,19 @@ impl ComponentDef {
 pub(crate) struct Parsed {
     pub root: ComponentDef,
     pub modules: Vec<ModuleDef>,
+    /// The root component's `producers` section.
+    pub producers: Vec<Producer>,
+}
+
+/// One entry of a `producers` custom section: what made a component.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Producer {
+    /// `language`, `processed-by` or `sdk`.
+    pub field: String,
+    /// e.g. `ComponentizeJS`, `wit-component`, `Rust`.
+    pub name: String,
+    /// e.g. `0.23.0` (may be empty).
+    pub version: String,
 }
 
 /// The wasm features cohost accepts in components and their modules.
@@ -179,6 +192,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
     let mut parsers: Vec<Parser> = Vec::new();
     let mut frames: Vec<Frame> = Vec::new();
     let mut modules: Vec<ModuleDef> = Vec::new();
+    let mut producers: Vec<Producer> = Vec::new();
     let mut offset = 0usize;
     // Where the next nested module or component must end: a nested parser
     // given a cut-short section ends early instead of failing.
@@ -231,7 +245,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
                                 return Err(Error::invalid("component nested in a module"));
                             }
                             None => {
-                                return Ok(Parsed { root: *c, modules });
+                                return Ok(Parsed {
+                                    root: *c,
+                                    modules,
+                                    producers,
+                                });
                             }
                         }
                     }
@@ -244,6 +262,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
                 continue;
             }
         }
+        let at_root = frames.len() == 1;
         let current = frames.last_mut();
         match payload {
             Payload::Version { encoding, .. } => {
@@ -296,6 +315,22 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed> {
             | Payload::ComponentSection {
                 unchecked_range, ..
             } => nested_end = unchecked_range.end,
+            // What made the component, for the host to know a toolchain's
+            // quirks. Only the root's: nested modules list their compilers.
+            // A malformed section is ignored, as custom sections may be.
+            Payload::CustomSection(section) if at_root => {
+                if let wasmparser::KnownCustom::Producers(reader) = section.as_known() {
+                    for field in reader.into_iter().flatten() {
+                        for value in field.values.into_iter().flatten() {
+                            producers.push(Producer {
+                                field: field.name.to_string(),
+                                name: value.name.to_string(),
+                                version: value.version.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
             other => {
                 let Some(Frame::Component { def: c, .. }) = current else {
                     continue;

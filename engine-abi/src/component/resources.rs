@@ -63,6 +63,14 @@ impl HandleTable {
         Ok(self.slots.len() as u32 - 1)
     }
 
+    /// Whether a live handle refers to a host resource.
+    pub fn holds_host_resources(&self) -> bool {
+        self.slots.iter().any(|s| match s {
+            Slot::Own { ty, .. } | Slot::Borrow { ty, .. } => ty.is_host(),
+            Slot::Free { .. } => false,
+        })
+    }
+
     pub fn get_mut(&mut self, handle: u32, ty: &ResourceType) -> Result<&mut Slot, Trap> {
         let slot = match self.slots.get_mut(handle as usize) {
             Some(s) if handle != 0 && !matches!(s, Slot::Free { .. }) => s,
