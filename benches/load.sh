@@ -7,10 +7,17 @@
 #   benches/load.sh [OUT_DIR]         (default: target/load/<date>)
 #
 # What it measures (each server pinned to core $SERVER_CPU, the load
-# generator to core $CLIENT_CPU; every request a fresh instance):
+# generator to core $CLIENT_CPU; a fresh instance per request, and, for the
+# hosts named *-reuse, up to 1000 requests per instance with
+# --max-instance-reuse-count 1000):
 #   - hello:   requests/s, p50 and p99 latency at c=1, 16 and 64, and the
-#              server's RSS, for examples/hello.wasm (the bare hyper server
-#              answers the same body without wasm: the physical limit);
+#              server's RSS, for examples/hello.wasm, fresh and reused (the
+#              bare hyper server answers the same body without wasm: the
+#              physical limit);
+#   - leak:    the reusing servers' RSS after 10 000 and after 100 000
+#              hello requests (ab -k -c16);
+#   - py:      the componentize-py guest (target/guests/py-hello.wasm) at
+#              c=16, fresh and reused;
 #   - js:      the componentize-js guest (target/guests/js-hello.wasm) at
 #              c=16, and its first start (no compile cache) and second start
 #              (cache warm): seconds until it answers its first request;
@@ -25,12 +32,15 @@
 # the first time), cohost and the hyper server (cargo build --release), the
 # JS guest (tests/fixtures/big/build.sh). Talks only to 127.0.0.1.
 # Bounded: DURATION seconds per load point (default 8) plus a 2 s warm-up;
-# about 10 minutes in all with the defaults.
+# about 20 minutes in all with the defaults. ONLY="hello leak py js bodies"
+# (any subset) runs only those parts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 DURATION=${DURATION:-8}
+ONLY=${ONLY:-hello leak py js bodies}
+part() { [[ " $ONLY " == *" $1 "* ]]; }
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PORT=${PORT:-18181}
@@ -46,10 +56,10 @@ note() { echo "== $*" >&2; }
 run() { echo "$*" >> "$LOG"; "$@"; }
 
 # ---- tools -----------------------------------------------------------------
-if ! command -v wrk > /dev/null || ! command -v curl > /dev/null; then
-    note "installing wrk and curl"
+if ! command -v wrk > /dev/null || ! command -v curl > /dev/null || ! command -v ab > /dev/null; then
+    note "installing wrk, curl and ab"
     run apt-get update -qq
-    run apt-get install -y -qq wrk curl
+    run apt-get install -y -qq wrk curl apache2-utils
 fi
 WASMTIME_ROOT=${WASMTIME_ROOT:-$HOME/.cache/wasmtime-48}
 WASMTIME=$WASMTIME_ROOT/bin/wasmtime
@@ -62,12 +72,13 @@ run cargo build --release --quiet
 run cargo bench --bench hyper_hello --no-run --quiet 2> /dev/null
 HYPER=$(ls -t target/release/deps/hyper_hello-* | grep -v '\.d$' | head -1)
 COHOST=$ROOT/target/release/cohost
-if ! [ -f target/guests/js-hello.wasm ]; then
-    note "building the JS guest"
+if ! [ -f target/guests/js-hello.wasm ] || ! [ -f target/guests/py-hello.wasm ]; then
+    note "building the JS and Python guests"
     run bash tests/fixtures/big/build.sh
 fi
 HELLO=examples/hello.wasm
 JS=target/guests/js-hello.wasm
+PY=target/guests/py-hello.wasm
 RUST_HTTP=tests/fixtures/rust-http.wasm
 
 {
@@ -166,33 +177,71 @@ first_answer() {
     note "$work $host: $secs s"
 }
 
-# The hosts, by name: the command that serves $2 on $PORT.
+# The hosts, by name: the command that serves $2 on $PORT. A name ending
+# in -reuse is that host with --max-instance-reuse-count 1000.
 host_cmd() {
-    local host=$1 wasm=$2
+    local host=${1%-reuse} wasm=$2 extra=
+    if [ "$host" != "$1" ]; then
+        extra="--max-instance-reuse-count 1000"
+    fi
     case $host in
-        cohost-jit) echo "$COHOST serve --engine jit --addr 127.0.0.1:$PORT --cache-dir $OUT/cohost-cache $wasm" ;;
-        cohost-interp) echo "$COHOST serve --engine interp --addr 127.0.0.1:$PORT $wasm" ;;
-        wasmtime) echo "$WASMTIME serve -Scli --addr 127.0.0.1:$PORT $wasm" ;;
-        wasmtime-pulley) echo "$WASMTIME serve -Scli --target pulley64 --addr 127.0.0.1:$PORT $wasm" ;;
+        cohost-jit) echo "$COHOST serve --engine jit $extra --addr 127.0.0.1:$PORT --cache-dir $OUT/cohost-cache $wasm" ;;
+        cohost-interp) echo "$COHOST serve --engine interp $extra --addr 127.0.0.1:$PORT $wasm" ;;
+        wasmtime) echo "$WASMTIME serve -Scli $extra --addr 127.0.0.1:$PORT $wasm" ;;
+        wasmtime-pulley) echo "$WASMTIME serve -Scli --target pulley64 $extra --addr 127.0.0.1:$PORT $wasm" ;;
         hyper) echo "$HYPER --serve 127.0.0.1:$PORT" ;;
     esac
 }
 HOSTS="cohost-jit cohost-interp wasmtime wasmtime-pulley"
+REUSE_HOSTS="cohost-jit-reuse cohost-interp-reuse wasmtime-reuse wasmtime-pulley-reuse"
 
 # ---- hello -----------------------------------------------------------------
-for host in $HOSTS hyper; do
-    # shellcheck disable=SC2046
-    start "$host-hello" $(host_cmd "$host" "$HELLO")
-    for c in 1 16 64; do
-        load hello "$host" "$c" /
+if part hello; then
+    for host in $HOSTS $REUSE_HOSTS hyper; do
+        # shellcheck disable=SC2046
+        start "$host-hello" $(host_cmd "$host" "$HELLO")
+        for c in 1 16 64; do
+            load hello "$host" "$c" /
+        done
+        stop
     done
-    stop
-done
+fi
+
+# ---- reuse never leaks -----------------------------------------------------
+# requests N: N more keep-alive requests, 16 at once.
+requests() {
+    run taskset -c "$CLIENT_CPU" ab -q -k -c 16 -n "$1" "$URL/" > "$OUT/ab.out" 2>&1 ||
+        echo "warning: ab failed: $(tail -2 "$OUT/ab.out")" >&2
+}
+if part leak; then
+    for host in $REUSE_HOSTS; do
+        # shellcheck disable=SC2046
+        start "$host-leak" $(host_cmd "$host" "$HELLO")
+        requests 10000
+        first=$(rss)
+        requests 90000
+        last=$(rss)
+        printf 'rss-after-10k\t%s\t16\t%s\tKiB\t\t\t%s\n' "$host" "$first" "$first" >> "$TSV"
+        printf 'rss-after-100k\t%s\t16\t%s\tKiB\t\t\t%s\n' "$host" "$last" "$last" >> "$TSV"
+        note "leak $host: RSS $first KiB after 10 000 requests, $last KiB after 100 000"
+        stop
+    done
+fi
+
+# ---- the Python guest ------------------------------------------------------
+if part py; then
+    for host in $HOSTS $REUSE_HOSTS; do
+        # shellcheck disable=SC2046
+        start "$host-py" $(host_cmd "$host" "$PY")
+        load py "$host" 16 /
+        stop
+    done
+fi
 
 # ---- the JS guest ----------------------------------------------------------
 export XDG_CACHE_HOME="$OUT/wasmtime-cache-home"
 rm -rf "$XDG_CACHE_HOME" "$OUT/cohost-cache"
-for host in $HOSTS; do
+part js && for host in $HOSTS; do
     # shellcheck disable=SC2046
     first_answer js-first-start "$host" $(host_cmd "$host" "$JS")
     # shellcheck disable=SC2046
@@ -206,7 +255,7 @@ done
 # ---- bodies ----------------------------------------------------------------
 UPLOAD=$OUT/upload-64m.bin
 head -c $((64 << 20)) /dev/urandom > "$UPLOAD"
-for host in $HOSTS; do
+part bodies && for host in $HOSTS; do
     # shellcheck disable=SC2046
     start "$host-bodies" $(host_cmd "$host" "$RUST_HTTP")
     throughput stream-256MiB "$host" "$URL/stream/$((256 << 20))"

@@ -17,12 +17,15 @@ const HELLO: &[u8] = include_bytes!("hello.wasm");
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Limits and the outgoing policy: every request gets at most 32 MiB of
-    // linear memory and 2 s, and may fetch only from one host.
+    // linear memory and 2 s, and may fetch only from one host. One instance
+    // serves up to 100 requests in turn (hello keeps no state, so each
+    // answer is the same; a guest that does sees its memory persist).
     let config = host_http::Config::default()
         .max_memory_bytes(32 << 20)
         .timeout(Some(Duration::from_secs(2)))
         .max_body_bytes(1 << 20)
-        .allow_host("https://api.example.com")?;
+        .allow_host("https://api.example.com")?
+        .max_instance_reuse_count(100);
     let handler = cohost::Handler::new(HELLO, config)?;
     println!("{}", handler.selection());
 

@@ -208,6 +208,43 @@ fn serve_every_route(engine: &str) {
     }
 }
 
+/// `cohost serve --max-instance-reuse-count 2`: two requests per instance
+/// (the reuse guest answers 200 + how many requests its instance served).
+fn serve_reusing(engine: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = dir.join(format!("reuse-{engine}.wasm"));
+    std::fs::write(&wasm, crate::reuse::reuse_component()).unwrap();
+    let s = ServeProcess::start_path(
+        engine,
+        &wasm,
+        &[
+            "--max-instance-reuse-count",
+            "2",
+            "--idle-instance-timeout",
+            "10s",
+        ],
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(get(s.addr, "/count").status);
+        // The response is out a moment before the instance is idle again.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(statuses, [201, 202, 201, 202, 201], "{engine}");
+    let log = s.stderr();
+    assert!(
+        log.contains("instance reuse: up to 2 requests per instance, idle ones kept 10s"),
+        "{log}"
+    );
+}
+
+#[test]
+fn serve_reuses_instances_when_asked() {
+    serve_reusing("jit");
+    serve_reusing("interp");
+}
+
 #[test]
 fn serve_process_jit() {
     serve_every_route("jit");
