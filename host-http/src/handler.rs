@@ -224,13 +224,14 @@ impl<E: Engine> Handler<E> {
     {
         let this = self.clone();
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let span = tracing::info_span!("request", id);
+        // A span at debug level: made (and its fields formatted) only when
+        // debug logging is on. The warnings and errors below carry the
+        // request id themselves, as the guest's log lines do.
+        let span = tracing::debug_span!("request", id);
         async move {
-            let method = req.method().clone();
-            let uri = req.uri().clone();
+            tracing::debug!("{} {}", req.method(), req.uri());
             let (tx, rx) = oneshot::channel();
             let state = this.request_state(id, req, tx);
-            tracing::debug!("{method} {uri}");
             let running = Running::start(&this.running);
             let task = tokio::spawn(this.clone().run(state, running).in_current_span());
             match rx.await {
@@ -239,7 +240,7 @@ impl<E: Engine> Handler<E> {
                     resp.map(Body::pipe)
                 }
                 Ok(Err(code)) => {
-                    tracing::warn!("the guest responded with error-code {code}");
+                    tracing::warn!(request = id, "the guest responded with error-code {code}");
                     failure_response(format!("the component responded with error-code {code}"))
                 }
                 Err(_) => {
@@ -358,6 +359,7 @@ impl<E: Engine> Handler<E> {
 
     async fn run(self, (state, req, out): (State, u32, u32), _running: Running) -> Outcome {
         let config = &self.shared.config;
+        let id = state.id;
         let mut slot: Option<Warm<E>> = None;
         let mut busy = false;
         let result = {
@@ -403,22 +405,32 @@ impl<E: Engine> Handler<E> {
             }
         };
         if busy {
-            tracing::warn!("{}: responding 503", result.err().unwrap_or_default());
+            tracing::warn!(
+                request = id,
+                "{}: responding 503",
+                result.err().unwrap_or_default()
+            );
             return Outcome::Busy;
         }
         let set = slot.as_ref().is_some_and(|w| w.store.data().response_set);
         let outcome = match result {
             Ok(()) => {
                 if !set {
-                    tracing::warn!("the guest returned without setting a response: responding 500");
+                    tracing::warn!(
+                        request = id,
+                        "the guest returned without setting a response: responding 500"
+                    );
                 }
                 Outcome::Returned
             }
             Err(msg) => {
                 if set {
-                    tracing::error!("{msg}, after sending the response head: aborting the body");
+                    tracing::error!(
+                        request = id,
+                        "{msg}, after sending the response head: aborting the body"
+                    );
                 } else {
-                    tracing::error!("{msg}: responding 500");
+                    tracing::error!(request = id, "{msg}: responding 500");
                 }
                 Outcome::Failed
             }
