@@ -15,7 +15,7 @@
 #              bare hyper server answers the same body without wasm: the
 #              physical limit);
 #   - leak:    the reusing servers' RSS after 10 000 and after 100 000
-#              hello requests (ab -k -c16);
+#              hello requests (h2load, 16 connections);
 #   - py:      the componentize-py guest (target/guests/py-hello.wasm) at
 #              c=16, fresh and reused;
 #   - js:      the componentize-js guest (target/guests/js-hello.wasm) at
@@ -27,7 +27,7 @@
 # Results: OUT_DIR/results.tsv (one line per figure), OUT_DIR/commands.log
 # (every command run, in order), OUT_DIR/*.log (server output).
 #
-# Installs what it needs when missing: wrk and curl (apt-get), wasmtime-cli
+# Installs what it needs when missing: wrk, curl and h2load (apt-get), wasmtime-cli
 # 48.0.8 (cargo install, into ~/.cache/wasmtime-48: ~25 minutes on 2 cores
 # the first time), cohost and the hyper server (cargo build --release), the
 # JS guest (tests/fixtures/big/build.sh). Talks only to 127.0.0.1.
@@ -56,10 +56,10 @@ note() { echo "== $*" >&2; }
 run() { echo "$*" >> "$LOG"; "$@"; }
 
 # ---- tools -----------------------------------------------------------------
-if ! command -v wrk > /dev/null || ! command -v curl > /dev/null || ! command -v ab > /dev/null; then
-    note "installing wrk, curl and ab"
+if ! command -v wrk > /dev/null || ! command -v curl > /dev/null || ! command -v h2load > /dev/null; then
+    note "installing wrk, curl and h2load"
     run apt-get update -qq
-    run apt-get install -y -qq wrk curl apache2-utils
+    run apt-get install -y -qq wrk curl nghttp2-client
 fi
 WASMTIME_ROOT=${WASMTIME_ROOT:-$HOME/.cache/wasmtime-48}
 WASMTIME=$WASMTIME_ROOT/bin/wasmtime
@@ -208,10 +208,14 @@ if part hello; then
 fi
 
 # ---- reuse never leaks -----------------------------------------------------
-# requests N: N more keep-alive requests, 16 at once.
+# requests N: N more requests, 16 connections with keep-alive (h2load
+# speaking HTTP/1.1, which, unlike wrk, stops after exactly N; ab's HTTP/1.0
+# keep-alive cannot read the chunked responses these hosts send).
 requests() {
-    run taskset -c "$CLIENT_CPU" ab -q -k -c 16 -n "$1" "$URL/" > "$OUT/ab.out" 2>&1 ||
-        echo "warning: ab failed: $(tail -2 "$OUT/ab.out")" >&2
+    run taskset -c "$CLIENT_CPU" h2load --h1 -n "$1" -c 16 "$URL/" > "$OUT/h2load.out" 2>&1 ||
+        echo "warning: h2load failed: $(tail -2 "$OUT/h2load.out")" >&2
+    grep -q "$1 succeeded" "$OUT/h2load.out" ||
+        echo "warning: not all $1 requests succeeded: $(grep requests: "$OUT/h2load.out")" >&2
 }
 if part leak; then
     for host in $REUSE_HOSTS; do
