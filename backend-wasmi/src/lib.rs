@@ -7,6 +7,13 @@
 //! backend awaits readiness, runs the host function again, and resumes the
 //! guest with its results.
 //!
+//! Every call runs on fuel, one time slice at a time, under the store's
+//! deadline: the export yields to the executor between slices, and so do
+//! start functions (made exports at compile time, see `start.rs`) and
+//! post-returns; calls nested in a host function (a realloc, a destructor,
+//! a component-to-component call) check the deadline between slices and,
+//! once they have used a whole one, move off the executor.
+//!
 //! ```
 //! use engine_abi::engine::Engine;
 //! let engine = backend_wasmi::WasmiEngine::new();
@@ -14,7 +21,9 @@
 //! # let _ = module;
 //! ```
 
-use std::future::Future;
+mod start;
+
+use std::sync::Arc;
 
 use engine_abi::engine::{
     Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, Extern, HostError, HostFunc,
@@ -66,6 +75,14 @@ impl WasmiEngine {
     }
 }
 
+/// A compiled module, and the export its start function was moved to (see
+/// `start.rs`).
+#[derive(Clone)]
+pub struct WasmiModule {
+    module: wasmi::Module,
+    start_export: Option<Arc<str>>,
+}
+
 /// A host function's suspension, parked in the store until the guest's call
 /// is resumed.
 struct Pending<T: Send + 'static> {
@@ -77,10 +94,6 @@ struct Pending<T: Send + 'static> {
 /// Fuel of one time slice: after it a guest yields to the executor (about a
 /// millisecond of interpretation).
 pub const FUEL_SLICE: u64 = 1_000_000;
-
-/// Fuel of a call that cannot yield (instantiation, realloc, post-return,
-/// destructors, component-to-component calls): a bound, not a budget.
-pub const NESTED_FUEL: u64 = 1 << 34;
 
 /// What a cohost store keeps beside the host's data.
 pub struct StoreData<T: Send + 'static> {
@@ -212,7 +225,13 @@ fn to_extern(e: Extern<WasmiEngine>) -> wasmi::Extern {
     }
 }
 
-/// A call that must finish without suspending.
+fn out_of_time<T: Send + 'static>(data: &StoreData<T>) -> bool {
+    data.deadline
+        .is_some_and(|d| std::time::Instant::now() >= d)
+}
+
+/// A call that must finish without suspending: see
+/// [`Engine::call_nested`].
 fn call_nested<T: Send + 'static>(
     mut ctx: impl wasmi::AsContextMut<Data = StoreData<T>>,
     func: wasmi::Func,
@@ -222,17 +241,75 @@ fn call_nested<T: Send + 'static>(
     let args = vals_of(args);
     let mut outs = zeros(results.len());
     let mut ctx = ctx.as_context_mut();
-    ctx.data_mut().nested.enter();
+    ctx.data_mut().nested.enter()?;
+    // The nested call runs on fuel of its own; the caller's slice then
+    // goes on where it was.
     let slice_left = ctx.get_fuel().unwrap_or(0);
-    let _ = ctx.set_fuel(NESTED_FUEL);
-    let outcome = func.call(&mut ctx, &args, &mut outs);
+    let outcome = run_nested(&mut ctx, func, &args, &mut outs);
     let _ = ctx.set_fuel(slice_left);
     ctx.data_mut().nested.leave();
-    outcome.map_err(|e| to_trap(&e))?;
+    outcome?;
     for (slot, v) in results.iter_mut().zip(outs.iter()) {
         *slot = from_val(v)?;
     }
     Ok(())
+}
+
+/// Run a nested call in time slices, checking the deadline between them.
+///
+/// It cannot yield: it runs inside a host function (or host code that
+/// cannot await), which must return the guest's results, and wasmi cannot
+/// suspend a host function half-way. So once it has used up a whole slice
+/// (a guest that spins here, as a hostile realloc does), the rest runs off
+/// the executor, where it holds up no other request.
+fn run_nested<T: Send + 'static>(
+    ctx: &mut wasmi::StoreContextMut<'_, StoreData<T>>,
+    func: wasmi::Func,
+    args: &[wasmi::Val],
+    outs: &mut [wasmi::Val],
+) -> Result<(), Trap> {
+    let _ = ctx.set_fuel(FUEL_SLICE);
+    let first = func
+        .call_resumable(&mut *ctx, args, outs)
+        .map_err(|e| to_trap(&e))?;
+    let mut invocation = match first {
+        ResumableCall::Finished => return Ok(()),
+        // A host function inside a nested call cannot suspend (its
+        // `run_host` made that a trap), so any host error ends the call.
+        ResumableCall::HostTrap(invocation) => return Err(to_trap(invocation.host_error())),
+        ResumableCall::OutOfFuel(invocation) => invocation,
+    };
+    off_the_executor(move || {
+        loop {
+            if out_of_time(ctx.data()) {
+                return Err(Trap::wasm(WasmTrap::OutOfTime));
+            }
+            // As in `call`: one operation may need more than a slice.
+            let _ = ctx.set_fuel(FUEL_SLICE.max(invocation.required_fuel()));
+            match invocation
+                .resume(&mut *ctx, outs)
+                .map_err(|e| to_trap(&e))?
+            {
+                ResumableCall::Finished => return Ok(()),
+                ResumableCall::HostTrap(i) => return Err(to_trap(i.host_error())),
+                ResumableCall::OutOfFuel(i) => invocation = i,
+            }
+        }
+    })
+}
+
+/// Run `f`, the rest of a nested call that has used up a time slice, so
+/// that the executor's other tasks keep running meanwhile: on a
+/// multi-thread tokio runtime, `block_in_place` hands this worker's queue
+/// to another thread for as long as `f` runs. Elsewhere (a current-thread
+/// runtime, where `block_in_place` would panic, or no runtime) `f` just
+/// runs: it is still bounded by the deadline it checks.
+fn off_the_executor<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 /// [`Caller`] over a wasmi context: a host function's caller, or the store
@@ -434,7 +511,7 @@ fn wrap_static<T: Send + 'static>(
 }
 
 impl Engine for WasmiEngine {
-    type Module = wasmi::Module;
+    type Module = WasmiModule;
     type Store<T: Send + 'static> = wasmi::Store<StoreData<T>>;
     type Instance = wasmi::Instance;
     type Func = wasmi::Func;
@@ -447,8 +524,14 @@ impl Engine for WasmiEngine {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {
-        wasmi::Module::new(&self.engine, wasm)
-            .map_err(|e| Error::invalid(format!("core module failed to compile: {e}")))
+        let split = start::split_start(wasm);
+        let bytes = split.as_ref().map_or(wasm, |s| &s.wasm[..]);
+        let module = wasmi::Module::new(&self.engine, bytes)
+            .map_err(|e| Error::invalid(format!("core module failed to compile: {e}")))?;
+        Ok(WasmiModule {
+            module,
+            start_export: split.map(|s| Arc::from(s.start_export)),
+        })
     }
 
     fn new_store<T: Send + 'static>(&self, data: T, limits: StoreLimits) -> Self::Store<T> {
@@ -516,13 +599,16 @@ impl Engine for WasmiEngine {
         Ok(())
     }
 
-    fn instantiate<'a, T: Send + 'static>(
+    async fn instantiate<'a, T: Send + 'static>(
         store: &'a mut Self::Store<T>,
         module: &'a Self::Module,
         imports: &'a [Extern<Self>],
-    ) -> impl Future<Output = Result<Self::Instance, Error>> + Send + 'a {
-        // Start functions run to completion here; components have none
-        // that call host functions, so no suspension can happen.
+    ) -> Result<Self::Instance, Error> {
+        // A component instantiates its core modules one by one, each under
+        // the request's deadline.
+        if out_of_time(store.data()) {
+            return Err(Trap::wasm(WasmTrap::OutOfTime).into());
+        }
         // wasmi lists a module's imports grouped by kind (functions, tables,
         // memories, globals), each group in module order, and matches the
         // externs it is given against that list: regroup ours the same way.
@@ -535,9 +621,19 @@ impl Engine for WasmiEngine {
         let mut ordered: Vec<Extern<Self>> = imports.to_vec();
         ordered.sort_by_key(rank);
         let imports: Vec<wasmi::Extern> = ordered.into_iter().map(to_extern).collect();
-        let _ = store.set_fuel(NESTED_FUEL);
-        let outcome = wasmi::Instance::new(&mut *store, module, &imports).map_err(to_error);
-        std::future::ready(outcome)
+        // No guest code runs in `Instance::new`: the start function was
+        // made an export (see `start.rs`), called next as any guest call.
+        let instance =
+            wasmi::Instance::new(&mut *store, &module.module, &imports).map_err(to_error)?;
+        if let Some(name) = &module.start_export {
+            let Some(start) = instance.get_func(&*store, name) else {
+                return Err(Error::engine(format!(
+                    "the start function's export `{name}` is missing"
+                )));
+            };
+            Self::call(store, start, &[], &mut []).await?;
+        }
+        Ok(instance)
     }
 
     fn export<T: Send + 'static>(
@@ -598,11 +694,7 @@ impl Engine for WasmiEngine {
                         .map_err(|e| to_trap(&e))?;
                 }
                 ResumableCall::OutOfFuel(invocation) => {
-                    if store
-                        .data()
-                        .deadline
-                        .is_some_and(|d| std::time::Instant::now() >= d)
-                    {
+                    if out_of_time(store.data()) {
                         return Err(Trap::wasm(WasmTrap::OutOfTime));
                     }
                     tokio::task::yield_now().await;
@@ -620,6 +712,21 @@ impl Engine for WasmiEngine {
             *slot = from_val(v)?;
         }
         Ok(())
+    }
+
+    async fn call_unsuspending<'a, T: Send + 'static>(
+        store: &'a mut Self::Store<T>,
+        func: Self::Func,
+        args: &'a [CoreVal],
+        results: &'a mut [CoreVal],
+    ) -> Result<(), Trap> {
+        // Nesting makes a host function that asks to suspend trap (see
+        // `run_host`); the call still yields between slices. Should the
+        // future be dropped half-way, the store it marked goes with it.
+        store.data_mut().nested.enter()?;
+        let outcome = Self::call(store, func, args, results).await;
+        store.data_mut().nested.leave();
+        outcome
     }
 
     fn call_nested<T: Send + 'static>(

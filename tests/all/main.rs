@@ -3,6 +3,7 @@
 mod allocations;
 mod bad_input;
 mod big_guests;
+mod budget;
 mod cli;
 mod components;
 mod differential;
