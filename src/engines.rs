@@ -278,14 +278,15 @@ impl AnyEngine {
     /// be reserved (a small address space, a `ulimit -v`) starts without
     /// one, with a warning, rather than not at all.
     pub fn new(kind: EngineKind, config: &EngineConfig) -> Result<AnyEngine, String> {
-        // The interpreter allocates on demand and compiles nothing: it has
-        // no use for a pool or a cache.
-        let _ = config;
         match kind {
             #[cfg(feature = "jit")]
             EngineKind::Jit => jit(config).map(AnyEngine::Jit),
             #[cfg(feature = "interp")]
-            EngineKind::Interp => Ok(AnyEngine::Interp(backend_wasmi::WasmiEngine::new())),
+            // The interpreter allocates on demand and compiles nothing: of
+            // `config`, it uses only the stack limit.
+            EngineKind::Interp => Ok(AnyEngine::Interp(backend_wasmi::WasmiEngine::with_config(
+                config,
+            ))),
             #[allow(unreachable_patterns)]
             other => Err(SelectError::NotBuiltIn(other).to_string()),
         }

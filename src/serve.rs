@@ -69,7 +69,11 @@ impl EngineArgs {
         } else {
             self.cache_dir.clone().or_else(default_cache_dir)
         };
-        EngineConfig { pool, cache_dir }
+        EngineConfig {
+            pool,
+            cache_dir,
+            ..EngineConfig::default()
+        }
     }
 }
 

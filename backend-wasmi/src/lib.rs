@@ -26,8 +26,8 @@ mod start;
 use std::sync::Arc;
 
 use engine_abi::engine::{
-    Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, Extern, HostError, HostFunc,
-    HostFuncDef, Nesting, Readiness, SmallVals, StoreLimits,
+    Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, EngineConfig, Extern, HostError,
+    HostFunc, HostFuncDef, Nesting, Readiness, SmallVals, StoreLimits,
 };
 use engine_abi::error::{Error, Trap, TrapKind, WasmTrap};
 use wasmi::ResumableCall;
@@ -46,7 +46,24 @@ impl Default for WasmiEngine {
 
 impl WasmiEngine {
     /// An engine with cohost's defaults: lazy translation (wasmi's default),
-    /// the wasm features real component toolchains emit.
+    /// the wasm features real component toolchains emit, and
+    /// [`EngineConfig::DEFAULT_MAX_WASM_STACK`] of stack per call.
+    pub fn new() -> Self {
+        Self::with_config(&EngineConfig::default())
+    }
+
+    /// An engine whose guest calls may use `config.max_wasm_stack` bytes
+    /// of stack (the only setting of [`EngineConfig`] an interpreter has a
+    /// use for).
+    ///
+    /// wasmi keeps a call's stack on the heap, as a value stack (locals and
+    /// temporaries, in bytes) and a stack of call frames; recursion past
+    /// either traps with "call stack exhausted", and never grows the
+    /// host's stack. The value stack gets `max_wasm_stack` bytes, which
+    /// wasmtime's frames of functions with many locals use up about as
+    /// fast; the frames get as many as wasmtime's smallest frames
+    /// ([`WASMTIME_MIN_FRAME_BYTES`]) fit in it: so a guest recurses about
+    /// as deep on both engines (measured in `tests/all/stack.rs`).
     ///
     /// Translating a function lazily costs no fuel: wasmi 2.0 cannot resume
     /// a call that runs out of fuel while translating a callee (or its root
@@ -55,7 +72,7 @@ impl WasmiEngine {
     /// functions whose translation costs a good part of a time slice, so
     /// their first requests failed at random points. Translation time still
     /// counts against the deadline, checked between slices.
-    pub fn new() -> Self {
+    pub fn with_config(engine_config: &EngineConfig) -> Self {
         let mut config = wasmi::Config::default();
         config
             .wasm_multi_memory(true)
@@ -69,11 +86,25 @@ impl WasmiEngine {
                 fuel_per_bytes_translated: 0,
                 fuel_per_bytes_validated: 0,
             });
+        let stack = engine_config.max_wasm_stack;
+        // wasmi wants its initial value stack no bigger than the maximum.
+        config
+            .set_min_stack_height(stack.min(WASMI_MIN_STACK_HEIGHT))
+            .set_max_stack_height(stack)
+            .set_max_recursion_depth((stack / WASMTIME_MIN_FRAME_BYTES).max(1));
         WasmiEngine {
             engine: wasmi::Engine::new(&config),
         }
     }
 }
+
+/// The stack wasmtime's code uses for one call of a small function (a
+/// return address, a frame pointer, a few spilled values), measured: how
+/// many frames the interpreter allows per byte of `max_wasm_stack`.
+pub const WASMTIME_MIN_FRAME_BYTES: usize = 32;
+
+/// wasmi's default initial value stack, in bytes.
+const WASMI_MIN_STACK_HEIGHT: usize = 1_000;
 
 /// A compiled module, and the export its start function was moved to (see
 /// `start.rs`).

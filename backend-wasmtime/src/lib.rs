@@ -37,7 +37,9 @@ impl WasmtimeEngine {
     }
 
     /// An engine with an instance pool and a compile cache if `config`
-    /// asks for them.
+    /// asks for them, and `config.max_wasm_stack` of stack per guest call
+    /// (wasmtime's `max_wasm_stack`; each call's fiber stack is that plus
+    /// [`HOST_STACK_BYTES`] for the host functions it calls).
     ///
     /// The pool reserves virtual memory for every memory it may hand out
     /// (about 4 GiB each, so that compiled code needs no bounds checks);
@@ -49,6 +51,8 @@ impl WasmtimeEngine {
             .wasm_extended_const(true)
             .wasm_tail_call(true)
             .epoch_interruption(true)
+            .max_wasm_stack(config.max_wasm_stack)
+            .async_stack_size(config.max_wasm_stack.saturating_add(HOST_STACK_BYTES))
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
         if let Some(pool) = &config.pool {
             wt.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling(pool)));
@@ -105,6 +109,11 @@ fn pooling(pool: &PoolConfig) -> wasmtime::PoolingAllocationConfig {
 
 /// How long a guest runs before it yields to the executor.
 pub const TIME_SLICE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The part of a fiber stack left to the host functions a guest calls,
+/// beyond `max_wasm_stack`: wasmtime's default (2 MiB fibers, 512 KiB of
+/// them for wasm).
+pub const HOST_STACK_BYTES: usize = 1536 << 10;
 
 /// What a cohost store keeps beside the host's data.
 pub struct StoreData<T> {

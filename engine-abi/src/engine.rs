@@ -479,8 +479,9 @@ pub struct CacheStats {
 }
 
 /// How to build an engine. A backend uses what applies to it: the
-/// interpreter allocates on demand and compiles nothing, so it ignores both.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// interpreter allocates on demand and compiles nothing, so it ignores the
+/// pool and the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
     /// Preallocate an instance pool (`None`: allocate per store).
     pub pool: Option<PoolConfig>,
@@ -488,6 +489,32 @@ pub struct EngineConfig {
     /// and the engine's configuration, so a restart does not recompile
     /// (`None`: no cache).
     pub cache_dir: Option<std::path::PathBuf>,
+    /// How much stack one guest call may use, in bytes, on every engine:
+    /// recursion past it traps with [`WasmTrap::StackOverflow`] (never a
+    /// host stack overflow). wasmtime counts the native stack its compiled
+    /// code uses; the interpreter keeps its own stacks on the heap and is
+    /// given a value stack of this size and as many call frames as
+    /// wasmtime's smallest frames fit in it, so that one guest recurses
+    /// about as deep on both (see each backend's docs). With the default,
+    /// a small recursive function goes about 16 000 deep on each.
+    ///
+    /// [`WasmTrap::StackOverflow`]: crate::error::WasmTrap::StackOverflow
+    pub max_wasm_stack: usize,
+}
+
+impl EngineConfig {
+    /// The default stack of a guest call: wasmtime's default, 512 KiB.
+    pub const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            pool: None,
+            cache_dir: None,
+            max_wasm_stack: Self::DEFAULT_MAX_WASM_STACK,
+        }
+    }
 }
 
 /// A core-wasm engine.

@@ -13,6 +13,7 @@ mod http;
 mod no_jit;
 mod reference;
 mod roundtrip;
+mod stack;
 mod wast;
 
 use std::alloc::{GlobalAlloc, Layout, System};
