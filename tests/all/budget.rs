@@ -420,3 +420,65 @@ fn well_behaved_nested_calls_still_return() {
     assert_eq!(block_on(run_plain(&jit(), &bytes, limits)), None);
     assert_eq!(block_on(run_plain(&interp(), &bytes, limits)), None);
 }
+
+/// A post-return (awaited, so it yields between slices) still cannot let
+/// a host function suspend: the host function asking to traps.
+#[test]
+fn a_host_function_cannot_block_in_a_post_return() {
+    const BODY: &str = r#"
+  (core module $libc
+    (memory (export "memory") 1)
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024)))
+  (core instance $libc (instantiate $libc))
+  (core func $pwq (canon lower (func $pwq)
+    (memory $libc "memory") (realloc (func $libc "cabi_realloc"))))
+  (core module $main
+    (import "host" "path-with-query" (func $pwq (param i32 i32)))
+    (func (export "handle") (param i32 i32))
+    (func (export "post-return") (call $pwq (i32.const 0) (i32.const 256))))
+  (core instance $main (instantiate $main
+    (with "host" (instance (export "path-with-query" (func $pwq))))))"#;
+    let bytes = component(
+        World::Plain,
+        BODY,
+        r#"(post-return (func $main "post-return"))"#,
+    );
+    let mut nested = engine_abi::engine::Nesting::default();
+    nested.enter().unwrap();
+    let expected = nested.may_suspend().unwrap_err();
+    for trap in [
+        block_on(run_blocking(&jit(), &bytes)),
+        block_on(run_blocking(&interp(), &bytes)),
+    ] {
+        assert_eq!(trap.as_deref(), Some(expected.message()));
+    }
+}
+
+/// As [`run_plain`], with a `host#path-with-query` that asks to suspend.
+async fn run_blocking<E: Engine>(engine: &E, bytes: &[u8]) -> Option<String> {
+    let component = Component::new(engine, bytes).expect("the component loads");
+    let mut linker = Linker::new();
+    for import in component.imports() {
+        if let ImportItem::Func { name, ty, .. } = import {
+            linker.define_func("host", name, ty.clone(), |_, _| {
+                Err(engine_abi::engine::HostError::Suspend(Box::pin(
+                    tokio::task::yield_now(),
+                )))
+            });
+        }
+    }
+    let mut store = Store::new(engine, ());
+    let instance = linker.instantiate(&mut store, &component).await.unwrap();
+    let func = instance
+        .func(&store, "wasi:http/incoming-handler@0.2.12#handle")
+        .unwrap();
+    // Were the suspension allowed, the host function would suspend again
+    // each time it runs: time out rather than hang.
+    let call = func.call(&mut store, &[Val::U32(0), Val::U32(0)]);
+    let outcome = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the call ends");
+    outcome
+        .err()
+        .map(|e| e.trap().map_or(e.to_string(), |t| t.message().to_string()))
+}
