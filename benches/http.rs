@@ -115,6 +115,7 @@ fn pooled_jit(wasm: &[u8]) -> backend_wasmtime::WasmtimeEngine {
             max_table_elements: engine_abi::engine::StoreLimits::DEFAULT_MAX_TABLE_ELEMENTS,
         }),
         cache_dir: None,
+        ..engine_abi::engine::EngineConfig::default()
     };
     backend_wasmtime::WasmtimeEngine::with_config(&config).expect("wasmtime starts with a pool")
 }

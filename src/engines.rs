@@ -458,11 +458,11 @@ fn start_jit(config: &EngineConfig) -> Result<backend_wasmtime::WasmtimeEngine, 
     }
 }
 
-/// The interpreter allocates on demand and compiles nothing: it has no use
-/// for a pool or a cache.
+/// The interpreter allocates on demand and compiles nothing: of `config`,
+/// it uses only the stack limit.
 #[cfg(feature = "interp")]
-fn start_interp(_: &EngineConfig) -> Result<backend_wasmi::WasmiEngine, String> {
-    Ok(backend_wasmi::WasmiEngine::new())
+fn start_interp(config: &EngineConfig) -> Result<backend_wasmi::WasmiEngine, String> {
+    Ok(backend_wasmi::WasmiEngine::with_config(config))
 }
 
 /// Code generic over the engine that gets a compiled component, run by

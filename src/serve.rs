@@ -69,6 +69,11 @@ struct EngineArgs {
     /// ~/.cache/cohost].
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// The wasm stack of a guest call, e.g. `512K`, `1M`, on both engines
+    /// (the same guest reaches about the same depth on each); deeper
+    /// recursion traps with "call stack exhausted".
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "512K")]
+    max_wasm_stack: usize,
 }
 
 impl EngineArgs {
@@ -79,7 +84,11 @@ impl EngineArgs {
         } else {
             self.cache_dir.clone().or_else(default_cache_dir)
         };
-        EngineConfig { pool, cache_dir }
+        EngineConfig {
+            pool,
+            cache_dir,
+            max_wasm_stack: self.max_wasm_stack,
+        }
     }
 }
 
@@ -505,6 +514,23 @@ fn request_on<E: Engine>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flag_defaults_are_the_libraries_defaults() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Probe {
+            #[command(flatten)]
+            engine: EngineArgs,
+        }
+        let probe = Probe::parse_from(["cohost"]);
+        assert_eq!(
+            probe.engine.max_wasm_stack,
+            EngineConfig::DEFAULT_MAX_WASM_STACK
+        );
+        let probe = Probe::parse_from(["cohost", "--max-wasm-stack", "64K"]);
+        assert_eq!(probe.engine.config(None).max_wasm_stack, 64 << 10);
+    }
 
     #[test]
     fn sizes_and_durations() {

@@ -7,6 +7,13 @@
 //! backend awaits readiness, runs the host function again, and resumes the
 //! guest with its results.
 //!
+//! Every call runs on fuel, one time slice at a time, under the store's
+//! deadline: the export yields to the executor between slices, and so do
+//! start functions (made exports at compile time, see `start.rs`) and
+//! post-returns; calls nested in a host function (a realloc, a destructor,
+//! a component-to-component call) check the deadline between slices and,
+//! once they have used a whole one, move off the executor.
+//!
 //! ```
 //! use engine_abi::engine::Engine;
 //! let engine = backend_wasmi::WasmiEngine::new();
@@ -14,11 +21,13 @@
 //! # let _ = module;
 //! ```
 
-use std::future::Future;
+mod start;
+
+use std::sync::Arc;
 
 use engine_abi::engine::{
-    Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, Extern, HostError, HostFunc,
-    HostFuncDef, Nesting, Readiness, SmallVals, StoreLimits,
+    Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, EngineConfig, Extern, HostError,
+    HostFunc, HostFuncDef, Nesting, Readiness, SmallVals, StoreLimits,
 };
 use engine_abi::error::{Error, Trap, TrapKind, WasmTrap};
 use wasmi::ResumableCall;
@@ -37,7 +46,24 @@ impl Default for WasmiEngine {
 
 impl WasmiEngine {
     /// An engine with cohost's defaults: lazy translation (wasmi's default),
-    /// the wasm features real component toolchains emit.
+    /// the wasm features real component toolchains emit, and
+    /// [`EngineConfig::DEFAULT_MAX_WASM_STACK`] of stack per call.
+    pub fn new() -> Self {
+        Self::with_config(&EngineConfig::default())
+    }
+
+    /// An engine whose guest calls may use `config.max_wasm_stack` bytes
+    /// of stack (the only setting of [`EngineConfig`] an interpreter has a
+    /// use for).
+    ///
+    /// wasmi keeps a call's stack on the heap, as a value stack (locals and
+    /// temporaries, in bytes) and a stack of call frames; recursion past
+    /// either traps with "call stack exhausted", and never grows the
+    /// host's stack. The value stack gets `max_wasm_stack` bytes, which
+    /// wasmtime's frames of functions with many locals use up about as
+    /// fast; the frames get as many as wasmtime's smallest frames
+    /// ([`WASMTIME_MIN_FRAME_BYTES`]) fit in it: so a guest recurses about
+    /// as deep on both engines (measured in `tests/all/stack.rs`).
     ///
     /// Translating a function lazily costs no fuel: wasmi 2.0 cannot resume
     /// a call that runs out of fuel while translating a callee (or its root
@@ -46,7 +72,7 @@ impl WasmiEngine {
     /// functions whose translation costs a good part of a time slice, so
     /// their first requests failed at random points. Translation time still
     /// counts against the deadline, checked between slices.
-    pub fn new() -> Self {
+    pub fn with_config(engine_config: &EngineConfig) -> Self {
         let mut config = wasmi::Config::default();
         config
             .wasm_multi_memory(true)
@@ -60,10 +86,32 @@ impl WasmiEngine {
                 fuel_per_bytes_translated: 0,
                 fuel_per_bytes_validated: 0,
             });
+        let stack = engine_config.max_wasm_stack;
+        // wasmi wants its initial value stack no bigger than the maximum.
+        config
+            .set_min_stack_height(stack.min(WASMI_MIN_STACK_HEIGHT))
+            .set_max_stack_height(stack)
+            .set_max_recursion_depth((stack / WASMTIME_MIN_FRAME_BYTES).max(1));
         WasmiEngine {
             engine: wasmi::Engine::new(&config),
         }
     }
+}
+
+/// The stack wasmtime's code uses for one call of a small function (a
+/// return address, a frame pointer, a few spilled values), measured: how
+/// many frames the interpreter allows per byte of `max_wasm_stack`.
+pub const WASMTIME_MIN_FRAME_BYTES: usize = 32;
+
+/// wasmi's default initial value stack, in bytes.
+const WASMI_MIN_STACK_HEIGHT: usize = 1_000;
+
+/// A compiled module, and the export its start function was moved to (see
+/// `start.rs`).
+#[derive(Clone)]
+pub struct WasmiModule {
+    module: wasmi::Module,
+    start_export: Option<Arc<str>>,
 }
 
 /// A host function's suspension, parked in the store until the guest's call
@@ -77,10 +125,6 @@ struct Pending<T: Send + 'static> {
 /// Fuel of one time slice: after it a guest yields to the executor (about a
 /// millisecond of interpretation).
 pub const FUEL_SLICE: u64 = 1_000_000;
-
-/// Fuel of a call that cannot yield (instantiation, realloc, post-return,
-/// destructors, component-to-component calls): a bound, not a budget.
-pub const NESTED_FUEL: u64 = 1 << 34;
 
 /// [`wasmi::StoreLimits`], remembering whether it ever said no.
 struct Limiter {
@@ -270,7 +314,13 @@ fn to_extern(e: Extern<WasmiEngine>) -> wasmi::Extern {
     }
 }
 
-/// A call that must finish without suspending.
+fn out_of_time<T: Send + 'static>(data: &StoreData<T>) -> bool {
+    data.deadline
+        .is_some_and(|d| std::time::Instant::now() >= d)
+}
+
+/// A call that must finish without suspending: see
+/// [`Engine::call_nested`].
 fn call_nested<T: Send + 'static>(
     mut ctx: impl wasmi::AsContextMut<Data = StoreData<T>>,
     func: wasmi::Func,
@@ -280,17 +330,75 @@ fn call_nested<T: Send + 'static>(
     let args = vals_of(args);
     let mut outs = zeros(results.len());
     let mut ctx = ctx.as_context_mut();
-    ctx.data_mut().nested.enter();
+    ctx.data_mut().nested.enter()?;
+    // The nested call runs on fuel of its own; the caller's slice then
+    // goes on where it was.
     let slice_left = ctx.get_fuel().unwrap_or(0);
-    let _ = ctx.set_fuel(NESTED_FUEL);
-    let outcome = func.call(&mut ctx, &args, &mut outs);
+    let outcome = run_nested(&mut ctx, func, &args, &mut outs);
     let _ = ctx.set_fuel(slice_left);
     ctx.data_mut().nested.leave();
-    outcome.map_err(|e| to_trap(&e))?;
+    outcome?;
     for (slot, v) in results.iter_mut().zip(outs.iter()) {
         *slot = from_val(v)?;
     }
     Ok(())
+}
+
+/// Run a nested call in time slices, checking the deadline between them.
+///
+/// It cannot yield: it runs inside a host function (or host code that
+/// cannot await), which must return the guest's results, and wasmi cannot
+/// suspend a host function half-way. So once it has used up a whole slice
+/// (a guest that spins here, as a hostile realloc does), the rest runs off
+/// the executor, where it holds up no other request.
+fn run_nested<T: Send + 'static>(
+    ctx: &mut wasmi::StoreContextMut<'_, StoreData<T>>,
+    func: wasmi::Func,
+    args: &[wasmi::Val],
+    outs: &mut [wasmi::Val],
+) -> Result<(), Trap> {
+    let _ = ctx.set_fuel(FUEL_SLICE);
+    let first = func
+        .call_resumable(&mut *ctx, args, outs)
+        .map_err(|e| to_trap(&e))?;
+    let mut invocation = match first {
+        ResumableCall::Finished => return Ok(()),
+        // A host function inside a nested call cannot suspend (its
+        // `run_host` made that a trap), so any host error ends the call.
+        ResumableCall::HostTrap(invocation) => return Err(to_trap(invocation.host_error())),
+        ResumableCall::OutOfFuel(invocation) => invocation,
+    };
+    off_the_executor(move || {
+        loop {
+            if out_of_time(ctx.data()) {
+                return Err(Trap::wasm(WasmTrap::OutOfTime));
+            }
+            // As in `call`: one operation may need more than a slice.
+            let _ = ctx.set_fuel(FUEL_SLICE.max(invocation.required_fuel()));
+            match invocation
+                .resume(&mut *ctx, outs)
+                .map_err(|e| to_trap(&e))?
+            {
+                ResumableCall::Finished => return Ok(()),
+                ResumableCall::HostTrap(i) => return Err(to_trap(i.host_error())),
+                ResumableCall::OutOfFuel(i) => invocation = i,
+            }
+        }
+    })
+}
+
+/// Run `f`, the rest of a nested call that has used up a time slice, so
+/// that the executor's other tasks keep running meanwhile: on a
+/// multi-thread tokio runtime, `block_in_place` hands this worker's queue
+/// to another thread for as long as `f` runs. Elsewhere (a current-thread
+/// runtime, where `block_in_place` would panic, or no runtime) `f` just
+/// runs: it is still bounded by the deadline it checks.
+fn off_the_executor<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 /// [`Caller`] over a wasmi context: a host function's caller, or the store
@@ -492,7 +600,7 @@ fn wrap_static<T: Send + 'static>(
 }
 
 impl Engine for WasmiEngine {
-    type Module = wasmi::Module;
+    type Module = WasmiModule;
     type Store<T: Send + 'static> = wasmi::Store<StoreData<T>>;
     type Instance = wasmi::Instance;
     type Func = wasmi::Func;
@@ -505,8 +613,14 @@ impl Engine for WasmiEngine {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {
-        wasmi::Module::new(&self.engine, wasm)
-            .map_err(|e| Error::invalid(format!("core module failed to compile: {e}")))
+        let split = start::split_start(wasm);
+        let bytes = split.as_ref().map_or(wasm, |s| &s.wasm[..]);
+        let module = wasmi::Module::new(&self.engine, bytes)
+            .map_err(|e| Error::invalid(format!("core module failed to compile: {e}")))?;
+        Ok(WasmiModule {
+            module,
+            start_export: split.map(|s| Arc::from(s.start_export)),
+        })
     }
 
     fn new_store<T: Send + 'static>(&self, data: T, limits: StoreLimits) -> Self::Store<T> {
@@ -586,13 +700,16 @@ impl Engine for WasmiEngine {
         Ok(())
     }
 
-    fn instantiate<'a, T: Send + 'static>(
+    async fn instantiate<'a, T: Send + 'static>(
         store: &'a mut Self::Store<T>,
         module: &'a Self::Module,
         imports: &'a [Extern<Self>],
-    ) -> impl Future<Output = Result<Self::Instance, Error>> + Send + 'a {
-        // Start functions run to completion here; components have none
-        // that call host functions, so no suspension can happen.
+    ) -> Result<Self::Instance, Error> {
+        // A component instantiates its core modules one by one, each under
+        // the request's deadline.
+        if out_of_time(store.data()) {
+            return Err(Trap::wasm(WasmTrap::OutOfTime).into());
+        }
         // wasmi lists a module's imports grouped by kind (functions, tables,
         // memories, globals), each group in module order, and matches the
         // externs it is given against that list: regroup ours the same way.
@@ -605,9 +722,19 @@ impl Engine for WasmiEngine {
         let mut ordered: Vec<Extern<Self>> = imports.to_vec();
         ordered.sort_by_key(rank);
         let imports: Vec<wasmi::Extern> = ordered.into_iter().map(to_extern).collect();
-        let _ = store.set_fuel(NESTED_FUEL);
-        let outcome = wasmi::Instance::new(&mut *store, module, &imports).map_err(to_error);
-        std::future::ready(outcome)
+        // No guest code runs in `Instance::new`: the start function was
+        // made an export (see `start.rs`), called next as any guest call.
+        let instance =
+            wasmi::Instance::new(&mut *store, &module.module, &imports).map_err(to_error)?;
+        if let Some(name) = &module.start_export {
+            let Some(start) = instance.get_func(&*store, name) else {
+                return Err(Error::engine(format!(
+                    "the start function's export `{name}` is missing"
+                )));
+            };
+            Self::call(store, start, &[], &mut []).await?;
+        }
+        Ok(instance)
     }
 
     fn export<T: Send + 'static>(
@@ -668,11 +795,7 @@ impl Engine for WasmiEngine {
                         .map_err(|e| to_trap(&e))?;
                 }
                 ResumableCall::OutOfFuel(invocation) => {
-                    if store
-                        .data()
-                        .deadline
-                        .is_some_and(|d| std::time::Instant::now() >= d)
-                    {
+                    if out_of_time(store.data()) {
                         return Err(Trap::wasm(WasmTrap::OutOfTime));
                     }
                     tokio::task::yield_now().await;
@@ -690,6 +813,21 @@ impl Engine for WasmiEngine {
             *slot = from_val(v)?;
         }
         Ok(())
+    }
+
+    async fn call_unsuspending<'a, T: Send + 'static>(
+        store: &'a mut Self::Store<T>,
+        func: Self::Func,
+        args: &'a [CoreVal],
+        results: &'a mut [CoreVal],
+    ) -> Result<(), Trap> {
+        // Nesting makes a host function that asks to suspend trap (see
+        // `run_host`); the call still yields between slices. Should the
+        // future be dropped half-way, the store it marked goes with it.
+        store.data_mut().nested.enter()?;
+        let outcome = Self::call(store, func, args, results).await;
+        store.data_mut().nested.leave();
+        outcome
     }
 
     fn call_nested<T: Send + 'static>(

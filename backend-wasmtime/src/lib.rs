@@ -37,7 +37,9 @@ impl WasmtimeEngine {
     }
 
     /// An engine with an instance pool and a compile cache if `config`
-    /// asks for them.
+    /// asks for them, and `config.max_wasm_stack` of stack per guest call
+    /// (wasmtime's `max_wasm_stack`; each call's fiber stack is that plus
+    /// [`HOST_STACK_BYTES`] for the host functions it calls).
     ///
     /// The pool reserves virtual memory for every memory it may hand out
     /// (about 4 GiB each, so that compiled code needs no bounds checks);
@@ -49,6 +51,8 @@ impl WasmtimeEngine {
             .wasm_extended_const(true)
             .wasm_tail_call(true)
             .epoch_interruption(true)
+            .max_wasm_stack(config.max_wasm_stack)
+            .async_stack_size(config.max_wasm_stack.saturating_add(HOST_STACK_BYTES))
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
         if let Some(pool) = &config.pool {
             wt.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling(pool)));
@@ -158,6 +162,11 @@ impl wasmtime::ResourceLimiter for Limiter {
     }
 }
 
+/// The part of a fiber stack left to the host functions a guest calls,
+/// beyond `max_wasm_stack`: wasmtime's default (2 MiB fibers, 512 KiB of
+/// them for wasm).
+pub const HOST_STACK_BYTES: usize = 1536 << 10;
+
 /// What a cohost store keeps beside the host's data.
 pub struct StoreData<T> {
     data: T,
@@ -166,6 +175,15 @@ pub struct StoreData<T> {
     /// How many nested (non-suspending) calls are running: a host function
     /// asking to suspend inside one traps instead.
     nested: Nesting,
+    /// How many of them are driven in place, from synchronous code
+    /// ([`call_in_place`]), where the epoch callback cannot yield to the
+    /// executor.
+    in_place: u32,
+}
+
+fn out_of_time<T>(data: &StoreData<T>) -> bool {
+    data.deadline
+        .is_some_and(|d| std::time::Instant::now() >= d)
 }
 
 /// Wraps a [`Trap`] raised by a host function so it survives the trip
@@ -266,13 +284,20 @@ fn to_extern(e: Extern<WasmtimeEngine>) -> wasmtime::Extern {
     }
 }
 
-/// Drive `func.call_async` to completion from synchronous code.
+/// Drive `func.call_async` to completion from synchronous code: a call
+/// that cannot suspend (a realloc, post-return, destructor or nested
+/// component call, see [`Engine::call_nested`]), made by a host function
+/// on the guest's fiber or by host code between calls.
 ///
-/// Only used for calls that cannot suspend (realloc, post-return,
-/// destructors, nested component calls): `nested` is raised so that a host
-/// function asking to suspend traps, and no epoch or fuel yield is set up,
-/// so the future is ready on its first poll. A `Pending` can therefore only
-/// be a yield that is ready again at once, and polling again is correct.
+/// `nested` is raised, so that a host function asking to suspend traps,
+/// and `in_place`, so that the epoch callback, at each tick, interrupts the
+/// call past the deadline or else yields with a future that is ready again
+/// at once: a `Pending` here is only that, and polling again is correct.
+/// Such code cannot pass the yield on to the executor: wasmtime suspends a
+/// fiber only from inside its own (crate-private) `block_on`, and refuses
+/// a plain `Func::call` on a fiber. So once the call has lasted a whole
+/// time slice (its second tick; the first may come at once), the rest runs
+/// off the executor, where it holds up no other request.
 fn call_in_place<T: Send + 'static>(
     mut store: impl wasmtime::AsContextMut<Data = StoreData<T>>,
     cx: &mut Context<'_>,
@@ -282,21 +307,52 @@ fn call_in_place<T: Send + 'static>(
 ) -> Result<(), Trap> {
     let args = vals_of(args);
     let mut outs = Vals::filled(results.len(), wasmtime::Val::I32(0));
-    store.as_context_mut().data_mut().nested.enter();
+    let mut context = store.as_context_mut();
+    let data = context.data_mut();
+    data.nested.enter()?;
+    data.in_place += 1;
     let outcome = {
         let mut fut = pin!(func.call_async(&mut store, &args, &mut outs));
+        let mut ticks = 0;
         loop {
-            if let Poll::Ready(r) = fut.as_mut().poll(cx) {
-                break r;
+            match fut.as_mut().poll(cx) {
+                Poll::Ready(r) => break r,
+                Poll::Pending if ticks == 0 => ticks += 1,
+                Poll::Pending => {
+                    break off_the_executor(|| {
+                        loop {
+                            if let Poll::Ready(r) = fut.as_mut().poll(cx) {
+                                break r;
+                            }
+                        }
+                    });
+                }
             }
         }
     };
-    store.as_context_mut().data_mut().nested.leave();
+    let mut context = store.as_context_mut();
+    let data = context.data_mut();
+    data.in_place -= 1;
+    data.nested.leave();
     outcome.map_err(to_trap)?;
     for (slot, v) in results.iter_mut().zip(outs.iter()) {
         *slot = from_val(v)?;
     }
     Ok(())
+}
+
+/// Run `f`, the rest of a nested call that has used up a time slice, so
+/// that the executor's other tasks keep running meanwhile: on a
+/// multi-thread tokio runtime, `block_in_place` hands this worker's queue
+/// to another thread for as long as `f` runs. Elsewhere (a current-thread
+/// runtime, where `block_in_place` would panic, or no runtime) `f` just
+/// runs: the epoch callback still stops it at the deadline.
+fn off_the_executor<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 /// wasmtime values for a call, on the stack when there are few.
@@ -411,8 +467,8 @@ fn call_host<'a, T: Send + 'static>(
             Err(t) => return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(t))))),
         };
     let mut outs = CoreVals::zeros(results.len());
-    // Nested calls a host function makes never yield (see `call_in_place`),
-    // so no waker is needed to drive them.
+    // Nested calls a host function makes are driven in place (see
+    // `call_in_place`): no waker is needed to drive them.
     let mut cx = Context::from_waker(Waker::noop());
     let first = func(
         &mut HostCaller {
@@ -516,22 +572,21 @@ impl Engine for WasmtimeEngine {
                 limits,
                 deadline,
                 nested: Nesting::default(),
+                in_place: 0,
             },
         );
         store.limiter(|d| &mut d.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|cx| {
             let data = cx.data();
-            if data
-                .deadline
-                .is_some_and(|d| std::time::Instant::now() >= d)
-            {
+            if out_of_time(data) {
                 return Ok(wasmtime::UpdateDeadline::Interrupt);
             }
-            // A nested call is driven from synchronous code: it keeps going
-            // (bounded by the deadline) instead of yielding.
-            if data.nested.is_nested() {
-                Ok(wasmtime::UpdateDeadline::Continue(1))
+            // A nested call is driven in place (`call_in_place`): wasmtime's
+            // own yield is ready again at once, and tells the driver that a
+            // slice has passed.
+            if data.in_place > 0 {
+                Ok(wasmtime::UpdateDeadline::Yield(1))
             } else {
                 Ok(wasmtime::UpdateDeadline::YieldCustom(
                     1,
@@ -621,6 +676,12 @@ impl Engine for WasmtimeEngine {
         module: &'a Self::Module,
         imports: &'a [Extern<Self>],
     ) -> Result<Self::Instance, Error> {
+        // A component instantiates its core modules one by one, each under
+        // the request's deadline (a start function runs on the fiber, in
+        // epoch slices, as any call).
+        if out_of_time(store.data()) {
+            return Err(Trap::wasm(WasmTrap::OutOfTime).into());
+        }
         let imports: Vec<wasmtime::Extern> = imports.iter().copied().map(to_extern).collect();
         wasmtime::Instance::new_async(store, module, &imports)
             .await
@@ -664,6 +725,22 @@ impl Engine for WasmtimeEngine {
             *slot = from_val(v)?;
         }
         Ok(())
+    }
+
+    async fn call_unsuspending<'a, T: Send + 'static>(
+        store: &'a mut Self::Store<T>,
+        func: Self::Func,
+        args: &'a [CoreVal],
+        results: &'a mut [CoreVal],
+    ) -> Result<(), Trap> {
+        // Nested, so that a host function asking to suspend traps; not
+        // driven in place, so the epoch callback yields to the executor as
+        // in `call`. Should the future be dropped half-way, the store it
+        // marked goes with it.
+        store.data_mut().nested.enter()?;
+        let outcome = Self::call(store, func, args, results).await;
+        store.data_mut().nested.leave();
+        outcome
     }
 
     fn call_nested<T: Send + 'static>(

@@ -172,7 +172,8 @@ pub trait Caller<E: Engine, T> {
     fn memory_and_data(&mut self, memory: E::Memory) -> (&mut [u8], &mut T);
     /// Call a guest function that must finish without suspending (a
     /// realloc, a post-return, a destructor, a component-to-component call).
-    /// A host function that asks to suspend inside it traps.
+    /// A host function that asks to suspend inside it traps. It runs under
+    /// the store's deadline, as [`Engine::call_nested`] says.
     fn call(
         &mut self,
         func: E::Func,
@@ -285,9 +286,24 @@ impl<V> std::ops::DerefMut for SmallVals<V> {
 pub struct Nesting(u32);
 
 impl Nesting {
-    /// A nested call starts.
-    pub fn enter(&mut self) {
+    /// How many nested calls may run inside one another. Each one is a
+    /// host function calling back into the guest, so each costs native
+    /// stack (the interpreter's and the host's frames) or a fiber stack
+    /// (wasmtime); a guest can nest without end (a realloc that calls an
+    /// import whose result needs its realloc, a destructor that drops a
+    /// resource it just made), which would overflow the host's stack. Real
+    /// guests nest a few deep (an adapter, then a realloc).
+    pub const MAX_DEPTH: u32 = 32;
+
+    /// A nested call starts; a trap if [`Nesting::MAX_DEPTH`] are running
+    /// already (the call must then not run, and [`Nesting::leave`] must
+    /// not be called for it).
+    pub fn enter(&mut self) -> Result<(), Trap> {
+        if self.0 >= Self::MAX_DEPTH {
+            return Err(nested_too_deep());
+        }
         self.0 += 1;
+        Ok(())
     }
 
     /// The nested call [`Nesting::enter`] started has ended.
@@ -311,6 +327,20 @@ impl Nesting {
         }
         Ok(())
     }
+}
+
+/// The trap of a guest that nests calls through the host more than
+/// [`Nesting::MAX_DEPTH`] deep: a stack overflow as the guest sees it, so
+/// its message starts as a core wasm one does, then says which stack.
+pub fn nested_too_deep() -> Trap {
+    Trap::new(
+        crate::error::TrapKind::Wasm,
+        format!(
+            "{}: guest calls through the host nested more than {} deep",
+            crate::error::WasmTrap::StackOverflow.message(),
+            Nesting::MAX_DEPTH
+        ),
+    )
 }
 
 /// The trap of a host function declared never to suspend
@@ -354,7 +384,11 @@ impl<E: Engine> fmt::Debug for Extern<E> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreLimits {
     /// Wall-clock time the guest may compute, counted from the store's
-    /// creation (a request's start); `None`: unlimited. Guests run in slices
+    /// creation (a request's start); `None`: unlimited. Every guest call
+    /// of the store counts against it: instantiation and start functions,
+    /// the export, and what runs inside or after it (reallocs,
+    /// post-returns, destructors, component-to-component calls; see
+    /// [`Engine::call_nested`]). Guests run in slices
     /// (wasmtime: epoch ticks, wasmi: fuel) and yield to the executor between
     /// slices, so a busy guest never starves the others on its thread; past
     /// the deadline, the call traps with [`WasmTrap::OutOfTime`].
@@ -445,8 +479,9 @@ pub struct CacheStats {
 }
 
 /// How to build an engine. A backend uses what applies to it: the
-/// interpreter allocates on demand and compiles nothing, so it ignores both.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// interpreter allocates on demand and compiles nothing, so it ignores the
+/// pool and the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
     /// Preallocate an instance pool (`None`: allocate per store).
     pub pool: Option<PoolConfig>,
@@ -454,6 +489,32 @@ pub struct EngineConfig {
     /// and the engine's configuration, so a restart does not recompile
     /// (`None`: no cache).
     pub cache_dir: Option<std::path::PathBuf>,
+    /// How much stack one guest call may use, in bytes, on every engine:
+    /// recursion past it traps with [`WasmTrap::StackOverflow`] (never a
+    /// host stack overflow). wasmtime counts the native stack its compiled
+    /// code uses; the interpreter keeps its own stacks on the heap and is
+    /// given a value stack of this size and as many call frames as
+    /// wasmtime's smallest frames fit in it, so that one guest recurses
+    /// about as deep on both (see each backend's docs). With the default,
+    /// a small recursive function goes about 16 000 deep on each.
+    ///
+    /// [`WasmTrap::StackOverflow`]: crate::error::WasmTrap::StackOverflow
+    pub max_wasm_stack: usize,
+}
+
+impl EngineConfig {
+    /// The default stack of a guest call: wasmtime's default, 512 KiB.
+    pub const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            pool: None,
+            cache_dir: None,
+            max_wasm_stack: Self::DEFAULT_MAX_WASM_STACK,
+        }
+    }
 }
 
 /// A core-wasm engine.
@@ -569,7 +630,31 @@ pub trait Engine: Clone + Send + Sync + 'static {
         results: &'a mut [CoreVal],
     ) -> impl Future<Output = Result<(), Trap>> + Send + 'a;
 
-    /// Call `func` to completion without suspending, as [`Caller::call`].
+    /// Call `func` from host code outside any guest call, as a call that
+    /// must finish without suspending (a post-return): it runs in time
+    /// slices and yields to the executor between them, as [`Engine::call`]
+    /// does, and traps at the store's deadline; a host function that asks
+    /// to suspend inside it traps, as in [`Engine::call_nested`].
+    fn call_unsuspending<'a, T: Send + 'static>(
+        store: &'a mut Self::Store<T>,
+        func: Self::Func,
+        args: &'a [CoreVal],
+        results: &'a mut [CoreVal],
+    ) -> impl Future<Output = Result<(), Trap>> + Send + 'a;
+
+    /// Call `func` to completion without suspending, as [`Caller::call`]
+    /// (from a host function, or from host code that cannot await).
+    ///
+    /// Such a call cannot yield to the executor: it is synchronous code
+    /// that must return the guest's results. It runs in time slices all
+    /// the same, checks the store's deadline between them (and traps with
+    /// [`WasmTrap::OutOfTime`] past it), and once it has used up a whole
+    /// slice, moves off the executor (`tokio::task::block_in_place`, on a
+    /// multi-thread runtime), so that a guest that spins in it holds up
+    /// only its own request. Nested calls may be [`Nesting::MAX_DEPTH`]
+    /// deep.
+    ///
+    /// [`WasmTrap::OutOfTime`]: crate::error::WasmTrap::OutOfTime
     fn call_nested<T: Send + 'static>(
         store: &mut Self::Store<T>,
         func: Self::Func,

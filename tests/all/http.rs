@@ -766,6 +766,7 @@ fn pooled_jit() {
             max_table_elements: 10_000,
         }),
         cache_dir: None,
+        ..engine_abi::engine::EngineConfig::default()
     };
     let engine = backend_wasmtime::WasmtimeEngine::with_config(&config).unwrap();
     let handler = Handler::new(&engine, &bytes, Config::default()).unwrap();

@@ -3,6 +3,7 @@
 mod allocations;
 mod bad_input;
 mod big_guests;
+mod budget;
 mod cli;
 mod components;
 mod differential;
@@ -13,6 +14,7 @@ mod no_jit;
 mod reference;
 mod reuse;
 mod roundtrip;
+mod stack;
 mod wast;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -532,15 +532,24 @@ async fn call_entered<E: Engine, D: Send + 'static>(
     let n = abi::lifted_core_type(ty).results.len();
     let mut core_results = vec![CoreVal::I32(0); n];
     let called = E::call(store, core, &flat, &mut core_results).await;
+    let lifted = called.and_then(|()| {
+        let mut caller = crate::engine::StoreCaller::<E, _>(store);
+        let mut cx = CallCx::new(&mut caller, rt, options.clone());
+        abi::lift_result(&mut cx, ty, &core_results)
+    });
+    // Awaited, not called from `StoreCaller`: a post-return is guest code
+    // like the export, and yields between time slices as it does.
+    let outcome = match (lifted, options.post_return) {
+        (Ok(result), Some(post)) => E::call_unsuspending(store, post, &core_results, &mut [])
+            .await
+            .map(|()| result),
+        (lifted, _) => lifted,
+    };
     let mut caller = crate::engine::StoreCaller::<E, _>(store);
     let mut cx = CallCx::new(&mut caller, rt, options);
     // The scope opened above is the innermost one of this instance.
     cx.scope = Some(cx.runtime().scopes.len().saturating_sub(1) as u32);
-    let outcome = called.and_then(|()| {
-        let result = abi::lift_result(&mut cx, ty, &core_results)?;
-        if let Some(post) = cx.options.post_return {
-            cx.caller.call(post, &core_results, &mut [])?;
-        }
+    let outcome = outcome.and_then(|result| {
         cx.close_scope()?;
         Ok(result)
     });
