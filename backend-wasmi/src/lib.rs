@@ -780,6 +780,11 @@ impl Engine for WasmiEngine {
                     };
                     let host_results = loop {
                         pending.ready.await;
+                        // A host function whose readiness is always ready
+                        // but that suspends again would otherwise spin here
+                        // without ever giving the executor (and the
+                        // request's timeout) a turn.
+                        tokio::task::coop::consume_budget().await;
                         let n = invocation.host_func().ty(&*store).results().len();
                         let mut host_outs = vec![CoreVal::I32(0); n];
                         let mut caller = WasmiCaller(&mut *store);

@@ -498,6 +498,10 @@ fn call_host<'a, T: Send + 'static>(
         let mut ready = ready;
         loop {
             ready.await;
+            // A readiness that is always ready, for a host function that
+            // suspends again, must not spin without giving the executor
+            // (and the request's timeout) a turn.
+            tokio::task::coop::consume_budget().await;
             let outcome = std::future::poll_fn(|cx| {
                 let mut host = HostCaller {
                     caller: &mut caller,

@@ -102,6 +102,47 @@ async fn interleave<E: Engine>(engine: E) {
     );
 }
 
+/// A host function that asks to suspend on every run, with a readiness
+/// that is always ready: the call must still let the executor run other
+/// tasks (here the timeout around it), not spin forever on the thread.
+async fn always_suspending<E: Engine>(engine: E) -> bool {
+    let module = engine.compile(&wat::parse_str(GUEST).unwrap()).unwrap();
+    let mut store = engine.new_store((), StoreLimits::default());
+    let ty = CoreFuncType::new([CoreType::I32], [CoreType::I32]);
+    let wait = E::host_func(
+        &mut store,
+        &ty,
+        Arc::new(|_, _, _| Err(HostError::Suspend(Box::pin(std::future::ready(()))))),
+    );
+    let instance = E::instantiate(&mut store, &module, &[Extern::Func(wait)])
+        .await
+        .unwrap();
+    let Some(Extern::Func(run)) = E::export(&mut store, instance, "run") else {
+        panic!("no run export")
+    };
+    let mut out = [CoreVal::I32(0)];
+    let call = E::call(&mut store, run, &[CoreVal::I32(1)], &mut out);
+    tokio::time::timeout(std::time::Duration::from_millis(200), call)
+        .await
+        .is_err()
+}
+
+#[test]
+fn a_host_function_that_always_suspends_does_not_hold_the_thread() {
+    // On a watchdog thread: without the fix the call never returns.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send((
+            block_on(always_suspending(jit())),
+            block_on(always_suspending(interp())),
+        ));
+    });
+    let timed_out = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the call held its thread: the timeout never fired");
+    assert_eq!(timed_out, (true, true), "(jit, interp) timed out");
+}
+
 #[test]
 fn suspending_calls_interleave_on_one_thread() {
     block_on(interleave(jit()));
