@@ -122,11 +122,17 @@ struct LimitArgs {
     /// Time budget per request, e.g. `30s`, `500ms`, `2m`; `0` for none.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Bytes of stdout and stderr one request may send to the log, e.g.
+    /// `64K`; past it, one line says so and the rest is dropped.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1M")]
+    max_log_bytes: usize,
 }
 
 impl LimitArgs {
     fn config(&self) -> Result<Config, String> {
-        let mut config = Config::default().max_outgoing(self.max_outgoing);
+        let mut config = Config::default()
+            .max_outgoing(self.max_outgoing)
+            .max_log_bytes(self.max_log_bytes as u64);
         for h in &self.allow_host {
             config = config.allow_host(h).map_err(|e| e.to_string())?;
         }
@@ -528,6 +534,13 @@ mod tests {
             probe.engine.max_wasm_stack,
             EngineConfig::DEFAULT_MAX_WASM_STACK
         );
+        #[derive(clap::Parser)]
+        struct Limits {
+            #[command(flatten)]
+            limits: LimitArgs,
+        }
+        let limits = Limits::parse_from(["cohost"]).limits.config().unwrap();
+        assert_eq!(limits.max_log_bytes, Config::DEFAULT_MAX_LOG_BYTES);
         let probe = Probe::parse_from(["cohost", "--max-wasm-stack", "64K"]);
         assert_eq!(probe.engine.config(None).max_wasm_stack, 64 << 10);
     }

@@ -29,6 +29,10 @@ pub struct Config {
     pub max_instance_reuse_count: u32,
     /// How long an idle instance is kept for reuse.
     pub idle_instance_timeout: Duration,
+    /// Bytes of `wasi:cli/stdout` and `stderr` one request may send to the
+    /// host's log; past it, one log line says so and the rest is dropped
+    /// (the guest's writes still succeed).
+    pub max_log_bytes: u64,
 }
 
 impl Config {
@@ -43,6 +47,8 @@ impl Config {
     /// By default each request gets a fresh instance, as `wasmtime serve`
     /// does for wasi:http 0.2 components.
     pub const DEFAULT_MAX_INSTANCE_REUSE_COUNT: u32 = 1;
+    /// The default log budget of a request: 1 MiB.
+    pub const DEFAULT_MAX_LOG_BYTES: u64 = 1 << 20;
     /// The default idle time of a reusable instance: 1 s, as `wasmtime
     /// serve`'s.
     pub const DEFAULT_IDLE_INSTANCE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -71,6 +77,11 @@ impl Config {
     /// Set how long an idle instance is kept for reuse.
     pub fn idle_instance_timeout(mut self, t: Duration) -> Self {
         self.idle_instance_timeout = t;
+        self
+    }
+    /// Set how many bytes of stdout and stderr a request may log.
+    pub fn max_log_bytes(mut self, n: u64) -> Self {
+        self.max_log_bytes = n;
         self
     }
     /// Set the body limit.
@@ -119,6 +130,7 @@ impl Default for Config {
             outgoing: OutgoingPolicy::default(),
             max_instance_reuse_count: Self::DEFAULT_MAX_INSTANCE_REUSE_COUNT,
             idle_instance_timeout: Self::DEFAULT_IDLE_INSTANCE_TIMEOUT,
+            max_log_bytes: Self::DEFAULT_MAX_LOG_BYTES,
         }
     }
 }

@@ -53,7 +53,7 @@ use crate::error::{Error, ErrorCode};
 use crate::fields::strip_forbidden;
 use crate::pipe::{InPipe, PipeBody};
 use crate::reuse::WarmPool;
-use crate::state::{Shared, State};
+use crate::state::{LogBudget, Shared, State};
 use crate::table::Table;
 use crate::types_impl::{IncomingRequest, Method, ResponseOutparam, ResponseResult, Scheme};
 
@@ -316,6 +316,10 @@ impl<E: Engine> Handler<E> {
             id,
             response_set: false,
             outgoing: Arc::new(tokio::sync::Semaphore::new(config.outgoing.max_concurrent)),
+            log: LogBudget {
+                left: config.max_log_bytes,
+                cut: false,
+            },
         };
         let req_rep = state.table.push(request).expect("an empty table has room");
         let out_rep = state

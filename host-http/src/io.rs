@@ -469,9 +469,29 @@ fn check_write(s: &mut State, (stream,): (Borrow<OutputStream>,)) -> StreamResul
 /// if `blocking`, suspending until the stream takes all of it.
 fn write_bytes(s: &mut State, rep: u32, data: Bytes, blocking: bool) -> StreamResult<()> {
     let id = s.id;
+    let max_log = s.shared.config.max_log_bytes;
+    let budget = &mut s.log;
     let result = match s.table.get_mut::<OutputStream>(rep)? {
         OutputStream::Log { to, line, .. } => {
-            OutputStream::write_log(*to, id, line, &data);
+            // A guest that floods its log is cut off once, with one line
+            // saying so; its writes still succeed.
+            let n = data
+                .len()
+                .min(usize::try_from(budget.left).unwrap_or(usize::MAX));
+            OutputStream::write_log(*to, id, line, &data[..n]);
+            budget.left -= n as u64;
+            if n < data.len() && !budget.cut {
+                budget.cut = true;
+                if !line.is_empty() {
+                    OutputStream::log_line(*to, id, line);
+                    line.clear();
+                }
+                tracing::warn!(
+                    request = id,
+                    "the guest wrote more than {max_log} bytes to stdout and stderr: \
+                     the rest of this request's output is dropped"
+                );
+            }
             Ok(())
         }
         OutputStream::Body(p) => {
@@ -697,6 +717,27 @@ mod tests {
     use engine_abi::abi::{Resource, Val};
     use http_body::Body as _;
     use http_body_util::BodyExt;
+
+    #[test]
+    fn a_log_flood_is_cut_off_once_and_writes_still_succeed() {
+        let mut s = state();
+        s.log.left = 10;
+        let rep = s.table.push(OutputStream::log(LogTo::Stdout, 0)).unwrap();
+        let write = |s: &mut State, data: &'static [u8]| {
+            write_bytes(s, rep, Bytes::from_static(data), false).is_ok()
+        };
+        assert!(write(&mut s, b"01234"));
+        assert_eq!((s.log.left, s.log.cut), (5, false));
+        assert!(write(&mut s, b"56789abcdef\n"));
+        assert_eq!((s.log.left, s.log.cut), (0, true));
+        assert!(write(&mut s, b"more\n"));
+        assert_eq!((s.log.left, s.log.cut), (0, true));
+        // What was cut is not kept either.
+        let Ok(OutputStream::Log { line, .. }) = s.table.get::<OutputStream>(rep) else {
+            panic!("a log stream")
+        };
+        assert!(line.is_empty());
+    }
 
     #[test]
     fn stream_error_is_the_wits() {

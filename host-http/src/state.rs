@@ -33,6 +33,16 @@ pub struct State {
     pub response_set: bool,
     /// Outgoing requests this request may still start.
     pub outgoing: Arc<tokio::sync::Semaphore>,
+    /// What this request may still send to the host's log.
+    pub log: LogBudget,
+}
+
+/// Bytes of stdout and stderr a request may still log.
+pub struct LogBudget {
+    /// Bytes left.
+    pub left: u64,
+    /// Whether the log already said that the rest is dropped.
+    pub cut: bool,
 }
 
 impl State {

@@ -234,5 +234,9 @@ pub fn state() -> crate::state::State {
         id: 0,
         response_set: false,
         outgoing: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+        log: crate::state::LogBudget {
+            left: crate::config::Config::DEFAULT_MAX_LOG_BYTES,
+            cut: false,
+        },
     }
 }

@@ -240,6 +240,30 @@ fn serve_reusing(engine: &str) {
 }
 
 #[test]
+fn a_log_flood_is_cut_at_max_log_bytes() {
+    // `/log` writes `rust-http: log to stdout\n` then the same to stderr.
+    let s = ServeProcess::start("interp", "rust-http.wasm", &["--max-log-bytes", "10"]);
+    let r = get(s.addr, "/log");
+    assert_eq!((r.status, r.text().as_str()), (200, "logged"));
+    std::thread::sleep(Duration::from_millis(200));
+    let log = s.stderr();
+    assert!(log.contains("rust-http:"), "{log}");
+    assert!(
+        log.contains("the guest wrote more than 10 bytes to stdout and stderr"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("log to stdout") && !log.contains("log to stderr"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("the rest of this request's output is dropped")
+            .count(),
+        1
+    );
+}
+
+#[test]
 fn serve_reuses_instances_when_asked() {
     serve_reusing("jit");
     serve_reusing("interp");
