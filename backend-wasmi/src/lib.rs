@@ -666,6 +666,10 @@ impl Engine for WasmiEngine {
         &mut store.data_mut().data
     }
 
+    fn into_data<T: Send + 'static>(store: Self::Store<T>) -> T {
+        store.into_data().data
+    }
+
     fn host_func<T: Send + 'static>(
         store: &mut Self::Store<T>,
         ty: &CoreFuncType,

@@ -620,6 +620,10 @@ impl Engine for WasmtimeEngine {
         &mut store.data_mut().data
     }
 
+    fn into_data<T: Send + 'static>(store: Self::Store<T>) -> T {
+        store.into_data().data
+    }
+
     fn host_func<T: Send + 'static>(
         store: &mut Self::Store<T>,
         ty: &CoreFuncType,

@@ -574,6 +574,10 @@ pub trait Engine: Clone + Send + Sync + 'static {
     /// The store's data, mutably.
     fn data_mut<T: Send + 'static>(store: &mut Self::Store<T>) -> &mut T;
 
+    /// Drop the store (its instances, memories and host functions) and
+    /// keep its data.
+    fn into_data<T: Send + 'static>(store: Self::Store<T>) -> T;
+
     /// Define `func` in `store` with signature `ty`.
     ///
     /// This costs a type registration and an allocation per store; for

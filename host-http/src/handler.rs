@@ -330,7 +330,7 @@ impl<E: Engine> Handler<E> {
     }
 
     /// A fresh instance in a fresh store holding `state`.
-    async fn fresh(&self, state: State) -> Result<Warm<E>, (String, bool)> {
+    async fn fresh(&self, mut state: State) -> Result<Warm<E>, (String, bool)> {
         let config = &self.shared.config;
         // The engines enforce the budget on a guest that computes (epoch or
         // fuel slices); the caller's timeout covers one blocked in a host
@@ -340,16 +340,19 @@ impl<E: Engine> Handler<E> {
             time_budget: config.timeout,
             ..StoreLimits::default()
         };
-        let mut store = Store::with_limits(&self.engine, state, limits);
-        let mut instance = self.pre.instantiate(&mut store).await;
-        // A full instance pool may be full of idle instances: make room.
-        while let Err(e) = &instance
-            && e.is_busy()
-            && self.warm.as_ref().is_some_and(|w| w.evict_oldest())
-        {
-            instance = self.pre.instantiate(&mut store).await;
-        }
-        let instance = instance.map_err(|e| (format!("instantiation failed: {e}"), e.is_busy()))?;
+        let (store, instance) = loop {
+            let mut store = Store::with_limits(&self.engine, state, limits);
+            match self.pre.instantiate(&mut store).await {
+                Ok(instance) => break (store, instance),
+                // A full instance pool may be full of idle instances: make
+                // room, and try again in a fresh store (the failed attempt
+                // may have left a half-made instance in this one).
+                Err(e) if e.is_busy() && self.warm.as_ref().is_some_and(|w| w.evict_oldest()) => {
+                    state = store.into_data();
+                }
+                Err(e) => return Err((format!("instantiation failed: {e}"), e.is_busy())),
+            }
+        };
         let handle = instance
             .func(&store, HANDLE_EXPORT)
             .ok_or_else(|| (format!("no export {HANDLE_EXPORT}"), false))?;

@@ -628,6 +628,13 @@ impl<E: Engine, D: Send + 'static> Store<E, D> {
         &mut E::data_mut(&mut self.inner).data
     }
 
+    /// Drop the store, with every instance in it, and keep the embedder's
+    /// data: to try again in a fresh store after a failed instantiation
+    /// (which may leave a half-made instance behind).
+    pub fn into_data(self) -> D {
+        E::into_data(self.inner).data
+    }
+
     /// Restart the time budget (see [`Engine::set_time_budget`]): for a
     /// store whose instance serves another call after the last one.
     pub fn set_time_budget(&mut self, budget: Option<std::time::Duration>) {
