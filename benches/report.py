@@ -143,10 +143,9 @@ def table_plain(rows, works):
         for host in ordered({r["host"] for r in sel if r["work"] == work}):
             r = values[(work, host)]
             unit = next(x["unit"] for x in sel if x["work"] == work and x["host"] == host)
+            shown = f"{r:,.3f}" if unit == "s" else f"{r:,.0f}"
             lines.append(
-                f"| {work} | {host} | {r:,.3f} {unit} | {ratio(values, host, lambda h: (work, h))} |"
-                if unit == "s"
-                else f"| {work} | {host} | {r:,.0f} {unit} | {ratio(values, host, lambda h: (work, h))} |"
+                f"| {work} | {host} | {shown} {unit} | {ratio(values, host, lambda h: (work, h))} |"
             )
     return "\n".join(lines)
 
@@ -196,7 +195,7 @@ def main():
     for (group, bench), ns in est.items():
         by_group[group].append((bench, ns))
     for group, benches in by_group.items():
-        bars = [(b, ns / 1000.0, colour(b.replace("-", "", 0))) for b, ns in benches]
+        bars = [(b, ns / 1000.0, colour(b)) for b, ns in benches]
         name = f"criterion-{group}.svg"
         if bar_chart(f"criterion {group}: median µs per iteration (lower is better)", "µs", bars, os.path.join(charts, name)):
             made.append(name)

@@ -506,29 +506,12 @@ fn hello_at(version: &str) -> Vec<u8> {
             }
         }
     }
-    let mut resolve = wit_parser::Resolve::default();
-    let (pkg, _) = resolve.push_dir(&dir).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    let world = resolve
-        .select_world(&[pkg], Some(&format!("wasi:http/proxy@{version}")))
-        .unwrap();
     let wat = String::from_utf8(fixture("hello.wat"))
         .unwrap()
         .replace("@0.2.12", &format!("@{version}"));
-    let mut core = wat::parse_str(&wat).unwrap();
-    wit_component::embed_component_metadata(
-        &mut core,
-        &resolve,
-        world,
-        wit_component::StringEncoding::UTF8,
-    )
-    .unwrap();
-    wit_component::ComponentEncoder::default()
-        .module(&core)
-        .unwrap()
-        .validate(true)
-        .encode()
-        .unwrap()
+    let component = crate::proxy_component(&wat, &dir, version);
+    std::fs::remove_dir_all(&dir).unwrap();
+    component
 }
 
 /// Guests built against older wasi:http 0.2.x versions link (interfaces

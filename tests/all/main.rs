@@ -83,6 +83,31 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
 }
 
 /// The bytes of `tests/fixtures/NAME`.
+/// The core module `wat` (its WASI imports by their canonical names) made
+/// into a component of `wasi:http/proxy@{version}`, whose WIT is in `dir`:
+/// what `wasm-tools component embed` + `component new` do.
+pub fn proxy_component(wat: &str, dir: &std::path::Path, version: &str) -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (pkg, _) = resolve.push_dir(dir).unwrap();
+    let world = resolve
+        .select_world(&[pkg], Some(&format!("wasi:http/proxy@{version}")))
+        .unwrap();
+    let mut core = wat::parse_str(wat).unwrap();
+    wit_component::embed_component_metadata(
+        &mut core,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&core)
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap()
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")

@@ -17,28 +17,9 @@ use crate::{fixture, interp, jit};
 
 /// `reuse.wat` as a wasi:http/proxy@0.2.12 component.
 pub(crate) fn reuse_component() -> Vec<u8> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut resolve = wit_parser::Resolve::default();
-    let (pkg, _) = resolve.push_dir(root.join("wit")).unwrap();
-    let world = resolve
-        .select_world(&[pkg], Some("wasi:http/proxy@0.2.12"))
-        .unwrap();
-    let mut core = wat::parse_bytes(&fixture("reuse.wat"))
-        .unwrap()
-        .into_owned();
-    wit_component::embed_component_metadata(
-        &mut core,
-        &resolve,
-        world,
-        wit_component::StringEncoding::UTF8,
-    )
-    .unwrap();
-    wit_component::ComponentEncoder::default()
-        .module(&core)
-        .unwrap()
-        .validate(true)
-        .encode()
-        .unwrap()
+    let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("wit");
+    let wat = String::from_utf8(fixture("reuse.wat")).unwrap();
+    crate::proxy_component(&wat, &wit, "0.2.12")
 }
 
 /// The statuses `handler` answers to GETs of `paths`, one after another
