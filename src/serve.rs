@@ -21,7 +21,8 @@ pub struct ServeArgs {
     engine: EngineArgs,
     /// Allocate each request's memories, tables and stacks on demand
     /// instead of from an instance pool reserved at startup (jit). The pool
-    /// is sized from the component and --max-concurrency; it needs about
+    /// is sized from the component and the smaller of --max-instances and
+    /// --max-concurrency; it needs about
     /// 4 GiB of address space (not memory) per linear memory.
     #[arg(long)]
     no_pooling: bool,
@@ -43,10 +44,21 @@ pub struct ServeArgs {
     /// How long an idle instance is kept for reuse.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
     idle_instance_timeout: Duration,
+    /// Instances alive at once, running or idle; past it an idle one is
+    /// dropped to make room, or, if all are running, the request gets 503.
+    #[arg(long, value_name = "N", default_value_t = Config::DEFAULT_MAX_INSTANCES)]
+    max_instances: usize,
     /// How long a client may take to send a request head (then the
     /// connection is closed).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     header_timeout: Duration,
+    /// Largest request head (request line and headers) a client may send,
+    /// e.g. `16K`; a bigger one gets 431.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64K")]
+    max_request_head_bytes: usize,
+    /// Most header fields in a client's request; more get 431.
+    #[arg(long, value_name = "N", default_value_t = ServerConfig::DEFAULT_MAX_REQUEST_HEADERS)]
+    max_request_headers: usize,
     /// More logging: -v debug, -vv trace.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -126,13 +138,43 @@ struct LimitArgs {
     /// `64K`; past it, one line says so and the rest is dropped.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1M")]
     max_log_bytes: usize,
+    /// Largest header or trailer section a guest may build, e.g. `16K`;
+    /// past it, setting a field fails with `header-error`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64K")]
+    max_header_bytes: usize,
+    /// Largest request or response body, incoming or outgoing, e.g. `10M`;
+    /// past it, the stream fails with a body-size error-code.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1G")]
+    max_body_bytes: usize,
+    /// Host resources (fields, bodies, streams, pollables…) one request
+    /// may hold at once; the call that would make one more traps.
+    #[arg(long, value_name = "N", default_value_t = Config::DEFAULT_MAX_HOST_RESOURCES)]
+    max_host_resources: usize,
+    /// Time an outgoing request may take to connect: the default, and the
+    /// most a guest may ask for in request-options.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    outgoing_connect_timeout: Duration,
+    /// Time an outgoing request may wait for the response head: the
+    /// default, and the most a guest may ask for.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    outgoing_first_byte_timeout: Duration,
+    /// Time an outgoing response may go without a body chunk: the default,
+    /// and the most a guest may ask for.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    outgoing_between_bytes_timeout: Duration,
 }
 
 impl LimitArgs {
     fn config(&self) -> Result<Config, String> {
         let mut config = Config::default()
             .max_outgoing(self.max_outgoing)
-            .max_log_bytes(self.max_log_bytes as u64);
+            .max_log_bytes(self.max_log_bytes as u64)
+            .max_header_bytes(self.max_header_bytes)
+            .max_body_bytes(self.max_body_bytes as u64)
+            .max_host_resources(self.max_host_resources)
+            .outgoing_connect_timeout(self.outgoing_connect_timeout)
+            .outgoing_first_byte_timeout(self.outgoing_first_byte_timeout)
+            .outgoing_between_bytes_timeout(self.outgoing_between_bytes_timeout);
         for h in &self.allow_host {
             config = config.allow_host(h).map_err(|e| e.to_string())?;
         }
@@ -285,7 +327,8 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             bytes,
             config
                 .max_instance_reuse_count(args.max_instance_reuse_count)
-                .idle_instance_timeout(args.idle_instance_timeout),
+                .idle_instance_timeout(args.idle_instance_timeout)
+                .max_instances(args.max_instances),
         ),
         Err(e) => {
             eprintln!("cohost: {e}");
@@ -300,7 +343,8 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         engine_abi::footprint_of(&bytes)
             .ok()
             .map(|per_store| PoolConfig {
-                max_stores: u32::try_from(args.max_concurrency).unwrap_or(u32::MAX),
+                max_stores: u32::try_from(args.max_concurrency.min(args.max_instances))
+                    .unwrap_or(u32::MAX),
                 per_store,
                 max_memory_bytes: args
                     .limits
@@ -370,6 +414,8 @@ fn serve_on<E: Engine>(
     let server_config = ServerConfig {
         max_concurrency: args.max_concurrency,
         header_read_timeout: args.header_timeout,
+        max_request_head_bytes: args.max_request_head_bytes,
+        max_request_headers: args.max_request_headers,
     };
     let result = rt.block_on(async {
         let server = Server::bind(args.addr, handler, server_config).await?;
@@ -540,7 +586,35 @@ mod tests {
             limits: LimitArgs,
         }
         let limits = Limits::parse_from(["cohost"]).limits.config().unwrap();
-        assert_eq!(limits.max_log_bytes, Config::DEFAULT_MAX_LOG_BYTES);
+        let default = Config::default();
+        assert_eq!(limits.max_log_bytes, default.max_log_bytes);
+        assert_eq!(limits.max_header_bytes, default.max_header_bytes);
+        assert_eq!(limits.max_body_bytes, default.max_body_bytes);
+        assert_eq!(limits.max_host_resources, default.max_host_resources);
+        assert_eq!(limits.outgoing.timeouts, default.outgoing.timeouts);
+        assert_eq!(
+            limits.outgoing.max_concurrent,
+            default.outgoing.max_concurrent
+        );
+        assert_eq!(limits.max_memory_bytes, default.max_memory_bytes);
+        assert_eq!(limits.timeout, default.timeout);
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let serve = Serve::parse_from(["cohost", "app.wasm"]).serve;
+        let server = ServerConfig::default();
+        assert_eq!(serve.max_concurrency, server.max_concurrency);
+        assert_eq!(serve.header_timeout, server.header_read_timeout);
+        assert_eq!(serve.max_request_head_bytes, server.max_request_head_bytes);
+        assert_eq!(serve.max_request_headers, server.max_request_headers);
+        assert_eq!(serve.max_instances, default.max_instances);
+        assert_eq!(
+            serve.max_instance_reuse_count,
+            default.max_instance_reuse_count
+        );
+        assert_eq!(serve.idle_instance_timeout, default.idle_instance_timeout);
         let probe = Probe::parse_from(["cohost", "--max-wasm-stack", "64K"]);
         assert_eq!(probe.engine.config(None).max_wasm_stack, 64 << 10);
     }

@@ -18,18 +18,15 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::config::{
-    DEFAULT_BETWEEN_BYTES_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FIRST_BYTE_TIMEOUT,
-    OutgoingPolicy,
-};
+use crate::config::{OutgoingPolicy, OutgoingTimeouts};
 use crate::error::ErrorCode;
 use crate::pipe::{HyperBody, locked};
 
 /// Idle connections kept per scheme + authority.
 pub const MAX_IDLE_PER_HOST: usize = 8;
 
-/// The timeouts of one outgoing request (`wasi:http/types.request-options`;
-/// unset: the `DEFAULT_*` of [`crate::config`]).
+/// The timeouts a guest asked for one outgoing request
+/// (`wasi:http/types.request-options`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Timeouts {
     /// Connecting (TCP and TLS).
@@ -38,6 +35,19 @@ pub struct Timeouts {
     pub first_byte: Option<Duration>,
     /// Between body chunks of the response.
     pub between_bytes: Option<Duration>,
+}
+
+impl Timeouts {
+    /// What the guest asked, each within the policy's ceiling (unset: the
+    /// ceiling itself).
+    pub fn within(self, ceiling: OutgoingTimeouts) -> OutgoingTimeouts {
+        let cap = |asked: Option<Duration>, max: Duration| asked.map_or(max, |a| a.min(max));
+        OutgoingTimeouts {
+            connect: cap(self.connect, ceiling.connect),
+            first_byte: cap(self.first_byte, ceiling.first_byte),
+            between_bytes: cap(self.between_bytes, ceiling.between_bytes),
+        }
+    }
 }
 
 /// (tls, authority, host, port)
@@ -180,14 +190,11 @@ pub async fn send(
     client: &Arc<Client>,
     (tls, authority, host, port): Key,
     request: http::Request<HyperBody>,
-    timeouts: Timeouts,
+    timeouts: OutgoingTimeouts,
 ) -> Result<(u16, http::HeaderMap, HyperBody), ErrorCode> {
-    let connect_timeout = timeouts.connect.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-    let first_byte = timeouts.first_byte.unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT);
-    let between = timeouts
-        .between_bytes
-        .unwrap_or(DEFAULT_BETWEEN_BYTES_TIMEOUT)
-        .max(Duration::from_nanos(1));
+    let connect_timeout = timeouts.connect;
+    let first_byte = timeouts.first_byte;
+    let between = timeouts.between_bytes.max(Duration::from_nanos(1));
     let pool_key = (tls, authority);
     let mut sender = match client.take_idle(&pool_key) {
         Some(s) => s,

@@ -33,6 +33,14 @@ pub struct Config {
     /// host's log; past it, one log line says so and the rest is dropped
     /// (the guest's writes still succeed).
     pub max_log_bytes: u64,
+    /// Host resources (fields, bodies, streams, pollables, futures…) one
+    /// request may hold at once; past it, the call that would make one
+    /// more traps.
+    pub max_host_resources: usize,
+    /// Instances alive at once, running or idle (kept for reuse); past it,
+    /// an idle one is dropped to make room, or, if all are running, the
+    /// request gets 503.
+    pub max_instances: usize,
 }
 
 impl Config {
@@ -52,6 +60,11 @@ impl Config {
     /// The default idle time of a reusable instance: 1 s, as `wasmtime
     /// serve`'s.
     pub const DEFAULT_IDLE_INSTANCE_TIMEOUT: Duration = Duration::from_secs(1);
+    /// The default cap on a request's host resources: 100 000.
+    pub const DEFAULT_MAX_HOST_RESOURCES: usize = crate::table::MAX_RESOURCES;
+    /// The default cap on instances alive at once: 1 000, the server's
+    /// default concurrency cap.
+    pub const DEFAULT_MAX_INSTANCES: usize = 1000;
 
     /// Set the memory limit.
     pub fn max_memory_bytes(mut self, n: usize) -> Self {
@@ -87,6 +100,35 @@ impl Config {
     /// Set the body limit.
     pub fn max_body_bytes(mut self, n: u64) -> Self {
         self.max_body_bytes = n;
+        self
+    }
+    /// Set how many host resources one request may hold at once.
+    pub fn max_host_resources(mut self, n: usize) -> Self {
+        self.max_host_resources = n;
+        self
+    }
+    /// Set how many instances may be alive at once (at least 1).
+    pub fn max_instances(mut self, n: usize) -> Self {
+        self.max_instances = n.max(1);
+        self
+    }
+    /// Set the time an outgoing request may take to connect (TCP and
+    /// TLS): the default, and the most a guest may ask for in
+    /// `request-options`.
+    pub fn outgoing_connect_timeout(mut self, t: Duration) -> Self {
+        self.outgoing.timeouts.connect = t;
+        self
+    }
+    /// Set the time an outgoing request may wait for its response head:
+    /// the default, and the most a guest may ask for.
+    pub fn outgoing_first_byte_timeout(mut self, t: Duration) -> Self {
+        self.outgoing.timeouts.first_byte = t;
+        self
+    }
+    /// Set the time an outgoing response may go without a body chunk: the
+    /// default, and the most a guest may ask for.
+    pub fn outgoing_between_bytes_timeout(mut self, t: Duration) -> Self {
+        self.outgoing.timeouts.between_bytes = t;
         self
     }
     /// Allow outgoing requests to `host` (`http://127.0.0.1:8080`,
@@ -131,16 +173,41 @@ impl Default for Config {
             max_instance_reuse_count: Self::DEFAULT_MAX_INSTANCE_REUSE_COUNT,
             idle_instance_timeout: Self::DEFAULT_IDLE_INSTANCE_TIMEOUT,
             max_log_bytes: Self::DEFAULT_MAX_LOG_BYTES,
+            max_host_resources: Self::DEFAULT_MAX_HOST_RESOURCES,
+            max_instances: Self::DEFAULT_MAX_INSTANCES,
         }
     }
 }
 
-/// Connecting (TCP and TLS), when `request-options` does not say.
+/// Connecting (TCP and TLS), by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Waiting for the response head, when `request-options` does not say.
+/// Waiting for the response head, by default.
 pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Waiting between response body chunks, when `request-options` does not say.
+/// Waiting between response body chunks, by default.
 pub const DEFAULT_BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The timeouts of outgoing requests. Each is what a request gets when its
+/// `request-options` do not say, and the most a guest may ask for: a guest
+/// asking for more gets this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutgoingTimeouts {
+    /// Connecting (TCP and TLS).
+    pub connect: Duration,
+    /// From sending the request to the response head.
+    pub first_byte: Duration,
+    /// Between body chunks of the response.
+    pub between_bytes: Duration,
+}
+
+impl Default for OutgoingTimeouts {
+    fn default() -> Self {
+        OutgoingTimeouts {
+            connect: DEFAULT_CONNECT_TIMEOUT,
+            first_byte: DEFAULT_FIRST_BYTE_TIMEOUT,
+            between_bytes: DEFAULT_BETWEEN_BYTES_TIMEOUT,
+        }
+    }
+}
 /// Concurrent outgoing requests per incoming request, by default.
 pub const DEFAULT_MAX_OUTGOING: usize = 8;
 
@@ -221,6 +288,8 @@ pub struct OutgoingPolicy {
     /// Certificates (DER) trusted as roots for https, besides the Mozilla
     /// roots: a private CA.
     pub extra_roots: Vec<Vec<u8>>,
+    /// Timeouts: defaults, and ceilings for what a guest asks.
+    pub timeouts: OutgoingTimeouts,
 }
 
 impl Default for OutgoingPolicy {
@@ -229,6 +298,7 @@ impl Default for OutgoingPolicy {
             allowed_hosts: Vec::new(),
             max_concurrent: DEFAULT_MAX_OUTGOING,
             extra_roots: Vec::new(),
+            timeouts: OutgoingTimeouts::default(),
         }
     }
 }

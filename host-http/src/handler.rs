@@ -73,6 +73,8 @@ pub struct Handler<E: Engine> {
     warm: Option<Arc<WarmPool<Warm<E>>>>,
     /// Guest tasks still running (their response may have been sent).
     running: Arc<AtomicUsize>,
+    /// Instances alive, running or idle: at most `Config::max_instances`.
+    alive: Arc<AtomicUsize>,
 }
 
 impl<E: Engine> Clone for Handler<E> {
@@ -82,6 +84,7 @@ impl<E: Engine> Clone for Handler<E> {
             pre: self.pre.clone(),
             shared: self.shared.clone(),
             warm: self.warm.clone(),
+            alive: self.alive.clone(),
             running: self.running.clone(),
         }
     }
@@ -94,6 +97,30 @@ struct Warm<E: Engine> {
     handle: Func,
     /// How many requests it has served.
     served: u32,
+    /// Counts it in [`Handler::alive_instances`] until it is dropped.
+    _alive: Alive,
+}
+
+/// A place among the instances alive (`Config::max_instances`), given back
+/// when dropped.
+struct Alive(Arc<AtomicUsize>);
+
+impl Alive {
+    /// A place, if fewer than `max` are taken.
+    fn claim(count: &Arc<AtomicUsize>, max: usize) -> Option<Alive> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Alive(count.clone()))
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Toolchains whose components answer one request per instance: reusing
@@ -177,6 +204,7 @@ impl<E: Engine> Handler<E> {
             shared: Arc::new(Shared { config, client }),
             warm,
             running: Arc::default(),
+            alive: Arc::default(),
         })
     }
 
@@ -198,6 +226,12 @@ impl<E: Engine> Handler<E> {
     /// its guest finished.
     pub fn running(&self) -> usize {
         self.running.load(Ordering::Acquire)
+    }
+
+    /// How many instances are alive, running a request or idle (at most
+    /// [`Config::max_instances`]).
+    pub fn alive_instances(&self) -> usize {
+        self.alive.load(Ordering::Acquire)
     }
 
     /// How many instances are idle, kept for reuse.
@@ -311,7 +345,7 @@ impl<E: Engine> Handler<E> {
             )),
         };
         let mut state = State {
-            table: Table::default(),
+            table: Table::with_limit(config.max_host_resources),
             shared: self.shared.clone(),
             id,
             response_set: false,
@@ -340,6 +374,17 @@ impl<E: Engine> Handler<E> {
             time_budget: config.timeout,
             ..StoreLimits::default()
         };
+        // A place among the instances alive: an idle one may give up its
+        // own; if none is idle, the server is at its instance limit.
+        let alive = loop {
+            if let Some(alive) = Alive::claim(&self.alive, config.max_instances) {
+                break alive;
+            }
+            if !self.warm.as_ref().is_some_and(|w| w.evict_oldest()) {
+                let n = config.max_instances;
+                return Err((format!("{n} instances are alive (max-instances)"), true));
+            }
+        };
         let (store, instance) = loop {
             let mut store = Store::with_limits(&self.engine, state, limits);
             match self.pre.instantiate(&mut store).await {
@@ -361,6 +406,7 @@ impl<E: Engine> Handler<E> {
             instance,
             handle,
             served: 0,
+            _alive: alive,
         })
     }
 

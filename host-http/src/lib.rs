@@ -103,7 +103,7 @@ mod wit;
 
 pub use config::{
     AllowedHost, Config, DEFAULT_BETWEEN_BYTES_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_MAX_OUTGOING, OutgoingPolicy,
+    DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_MAX_OUTGOING, OutgoingPolicy, OutgoingTimeouts,
 };
 pub use error::{
     DnsErrorPayload, Error, ErrorCode, ErrorKind, FieldSizePayload, TlsAlertReceivedPayload,

@@ -8,8 +8,9 @@
 //! - a **cap on concurrent outgoing requests** per request's instance; past
 //!   it, `connection-limit-reached`. A request holds its slot until its
 //!   response body is dropped;
-//! - `request-options` timeouts: connect, first byte, between bytes (with
-//!   the `DEFAULT_*` values when unset);
+//! - `request-options` timeouts: connect, first byte, between bytes, each
+//!   within the policy's ceiling ([`crate::OutgoingTimeouts`]: what an
+//!   unset one gets, and the most a guest may ask for);
 //! - idle HTTP/1.1 connections are kept per scheme + authority and reused;
 //! - https servers are verified against the Mozilla roots (webpki-roots)
 //!   plus any the policy adds (a private CA); a certificate that does not
@@ -127,10 +128,11 @@ fn handle(
     (req, options): (Own<OutgoingRequest>, Option<Own<RequestOptions>>),
 ) -> Result<Result<Own<FutureIncomingResponse>, ErrorCode>, HostError> {
     let req = s.table.take::<OutgoingRequest>(req.rep())?;
-    let timeouts = match options {
+    let asked = match options {
         Some(o) => s.table.take::<RequestOptions>(o.rep())?.0,
         None => Timeouts::default(),
     };
+    let timeouts = asked.within(s.shared.config.outgoing.timeouts);
     let err = |e: ErrorCode| Ok(Err(e));
     let scheme = req.scheme.clone().unwrap_or(Scheme::Https);
     let tls = match scheme {

@@ -30,6 +30,15 @@ pub struct ServerConfig {
     /// How long an HTTP/1.1 client may take to send a request head; the
     /// connection of a slower one is closed (hyper logs it at debug level).
     pub header_read_timeout: Duration,
+    /// Largest request head a client may send, in bytes: the request line
+    /// and the header fields (name, value and 4 bytes of separators each,
+    /// as HTTP/1.1 sends them). A bigger one gets 431. HTTP/2's
+    /// header-list-size setting is set from it too, and hyper's HTTP/1.1
+    /// read buffer holds at least this much, so a head that never ends is
+    /// cut while it is read.
+    pub max_request_head_bytes: usize,
+    /// Most header fields in a client's request; more get 431.
+    pub max_request_headers: usize,
 }
 
 impl ServerConfig {
@@ -37,13 +46,27 @@ impl ServerConfig {
     pub const DEFAULT_MAX_CONCURRENCY: usize = 1000;
     /// The default time to send a request head: 30 s.
     pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The default request head limit: 64 KiB.
+    pub const DEFAULT_MAX_REQUEST_HEAD_BYTES: usize = 64 * 1024;
+    /// The default cap on request header fields: 100, as hyper's (whose
+    /// parser keeps up to 100 on the stack).
+    pub const DEFAULT_MAX_REQUEST_HEADERS: usize = 100;
 }
+
+/// hyper's default HTTP/1.1 buffer limit (read and write; about 400 KiB).
+/// A smaller one would also cap how much of a response body hyper buffers
+/// before writing, so it is only ever raised, for a bigger head limit.
+const HYPER_BUFFER: usize = 8192 + 4096 * 100;
+/// The header count up to which hyper's HTTP/1.1 parser needs no heap.
+const HYPER_STACK_HEADERS: usize = 100;
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_concurrency: Self::DEFAULT_MAX_CONCURRENCY,
             header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
+            max_request_head_bytes: Self::DEFAULT_MAX_REQUEST_HEAD_BYTES,
+            max_request_headers: Self::DEFAULT_MAX_REQUEST_HEADERS,
         }
     }
 }
@@ -108,12 +131,23 @@ impl<E: Engine> Server<E> {
             let handler = handler.clone();
             let permits = permits.clone();
             let mut stop = stop_rx.clone();
-            let header_read_timeout = config.header_read_timeout;
+            let config = config.clone();
             connections.spawn(async move {
-                let service = service_fn(move |req| {
+                let max_headers = config.max_request_headers;
+                let max_head_bytes = config.max_request_head_bytes;
+                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                     let handler = handler.clone();
                     let permits = permits.clone();
+                    let too_big = head_too_big(&req, max_headers, max_head_bytes);
                     async move {
+                        if let Some(why) = too_big {
+                            tracing::warn!("{why}: 431");
+                            let mut r = http::Response::new(Body::from(
+                                "431 request header fields too large\n",
+                            ));
+                            *r.status_mut() = http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+                            return Ok::<_, Infallible>(r);
+                        }
                         let Ok(permit) = permits.try_acquire_owned() else {
                             tracing::warn!("over the concurrency cap: 503");
                             let mut r = http::Response::new(Body::from(
@@ -129,10 +163,19 @@ impl<E: Engine> Server<E> {
                 // HTTP/1.1 (keep-alive is hyper's default) or, on the
                 // HTTP/2 preface, h2c; each HTTP/2 stream is a request.
                 let mut builder = auto::Builder::new(TokioExecutor::new());
-                builder
-                    .http1()
+                let mut http1 = builder.http1();
+                http1
                     .timer(TokioTimer::new())
-                    .header_read_timeout(header_read_timeout);
+                    .header_read_timeout(config.header_read_timeout)
+                    .max_buf_size(config.max_request_head_bytes.max(HYPER_BUFFER));
+                // The parser's default array holds 100 fields on the stack;
+                // a bigger one is allocated per request, so only when asked.
+                if config.max_request_headers > HYPER_STACK_HEADERS {
+                    http1.max_headers(config.max_request_headers);
+                }
+                builder.http2().max_header_list_size(
+                    u32::try_from(config.max_request_head_bytes).unwrap_or(u32::MAX),
+                );
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 tokio::pin!(conn);
                 tokio::select! {
@@ -159,6 +202,28 @@ impl<E: Engine> Server<E> {
         while connections.join_next().await.is_some() {}
         Ok(())
     }
+}
+
+/// Why the head of `req` is over the limits (`None`: it is not). hyper's
+/// HTTP/1.1 read buffer only bounds a head roughly (it checks when a read
+/// leaves the head incomplete), so the size is checked here exactly: the
+/// request line, and each field's name and value with 4 bytes of
+/// separators, as HTTP/1.1 sends them.
+fn head_too_big<B>(req: &http::Request<B>, max_fields: usize, max_bytes: usize) -> Option<String> {
+    let fields = req.headers().len();
+    if fields > max_fields {
+        return Some(format!(
+            "a request with {fields} header fields, over the cap of {max_fields}"
+        ));
+    }
+    let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    let line = req.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    let bytes = req
+        .headers()
+        .iter()
+        .fold(line, |n, (k, v)| n + k.as_str().len() + v.len() + 4);
+    (bytes > max_bytes)
+        .then(|| format!("a request head of {bytes} bytes, over the limit of {max_bytes}"))
 }
 
 /// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere).

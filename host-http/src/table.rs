@@ -14,7 +14,8 @@ use std::any::Any;
 
 use engine_abi::Trap;
 
-/// Most live resources one request may hold.
+/// Most live resources one request may hold, by default
+/// ([`Config::max_host_resources`](crate::Config::max_host_resources)).
 pub const MAX_RESOURCES: usize = 100_000;
 
 /// A value the table can hold: its WIT resource name, for traps ("host
@@ -30,11 +31,18 @@ pub trait Entry: Any + Send {
 /// a pollable of whatever it subscribes to. A parent cannot go (dropped or
 /// consumed) while a child lives; trying traps, as wasi:http and wasi:io
 /// say and wasmtime does.
-#[derive(Default)]
 pub struct Table {
     entries: Vec<Option<Slot>>,
     free: Vec<u32>,
     live: usize,
+    limit: usize,
+}
+
+impl Default for Table {
+    /// An empty table holding at most [`MAX_RESOURCES`].
+    fn default() -> Self {
+        Table::with_limit(MAX_RESOURCES)
+    }
 }
 
 struct Slot {
@@ -53,6 +61,16 @@ fn missing(rep: u32, want: &str) -> Trap {
 }
 
 impl Table {
+    /// An empty table holding at most `limit` live resources.
+    pub fn with_limit(limit: usize) -> Table {
+        Table {
+            entries: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            limit,
+        }
+    }
+
     /// Add `value`, returning its rep.
     pub fn push<T: Entry>(&mut self, value: T) -> Result<u32, Trap> {
         self.insert(Box::new(value), T::NAME, None)
@@ -79,9 +97,10 @@ impl Table {
         name: &'static str,
         parent: Option<u32>,
     ) -> Result<u32, Trap> {
-        if self.live >= MAX_RESOURCES {
+        if self.live >= self.limit {
             return Err(Trap::host(format!(
-                "the request holds more than {MAX_RESOURCES} host resources"
+                "the request holds more than {} host resources (the limit)",
+                self.limit
             )));
         }
         self.live += 1;
@@ -295,15 +314,26 @@ mod tests {
 
     #[test]
     fn the_cap_holds() {
-        let mut t = Table::default();
+        for limit in [MAX_RESOURCES, 3] {
+            the_cap_holds_at(
+                limit,
+                if limit == MAX_RESOURCES {
+                    Table::default()
+                } else {
+                    Table::with_limit(limit)
+                },
+            );
+        }
+    }
+
+    fn the_cap_holds_at(limit: usize, mut t: Table) {
         let parent = t.push(Fields(0)).unwrap();
-        for _ in 1..MAX_RESOURCES {
+        for _ in 1..limit {
             t.push(Pollable).unwrap();
         }
         let err = t.push(Pollable).unwrap_err();
         assert!(
-            err.message()
-                .contains(&format!("more than {MAX_RESOURCES}")),
+            err.message().contains(&format!("more than {limit}")),
             "{err}"
         );
         // A child refused for the cap does not count against its parent.

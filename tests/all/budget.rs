@@ -363,17 +363,6 @@ fn hostile_requests_hold_up_no_other<E: Engine>(engine: E) {
     }
 }
 
-macro_rules! both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod jit_engine {
-            $(#[test] fn $name() { super::$name(crate::jit()) })*
-        }
-        mod interp_engine {
-            $(#[test] fn $name() { super::$name(crate::interp()) })*
-        }
-    };
-}
-
 both_engines!(trap_at_the_deadline, hostile_requests_hold_up_no_other);
 
 /// An ordinary component in the [`World::Plain`] world runs as before:

@@ -263,6 +263,64 @@ fn a_log_flood_is_cut_at_max_log_bytes() {
     );
 }
 
+/// The limits' flags reach the host: `cohost request` with room for two
+/// host resources traps and says why; `cohost serve` answers 431 past
+/// `--max-request-headers` and `--max-request-head-bytes`, cuts a body past
+/// `--max-body-bytes`, and 503 past `--max-instances`.
+#[test]
+fn limits_from_the_command_line() {
+    let out = cohost()
+        .args(["request", "--engine", "interp", "--max-host-resources", "2"])
+        .arg(fixture_path("rust-http.wasm"))
+        .arg("/status/204")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("more than 2 host resources"), "{stderr}");
+    let s = ServeProcess::start(
+        "interp",
+        "rust-http.wasm",
+        &[
+            "--max-request-headers",
+            "5",
+            "--max-request-head-bytes",
+            "9K",
+            "--max-body-bytes",
+            "1000",
+            "--max-instances",
+            "1",
+            "--outgoing-first-byte-timeout",
+            "1s",
+        ],
+    );
+    let mut c = Conn::open(s.addr);
+    let six: Vec<(String, &str)> = (0..5).map(|i| (format!("x-{i}"), "v")).collect();
+    let six: Vec<(&str, &str)> = six.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    c.send("GET", "/status/204", &six, None);
+    assert_eq!(c.receive().status, 431);
+    let mut c = Conn::open(s.addr);
+    c.send(
+        "GET",
+        "/status/204",
+        &[("x-big", &"a".repeat(10_000))],
+        None,
+    );
+    assert_eq!(c.receive().status, 431);
+    let r = get(s.addr, "/stream/5000");
+    assert!(
+        r.status == 200 && r.body.len() <= 1000 && !r.complete,
+        "{}",
+        r.body.len()
+    );
+    let addr = s.addr;
+    let slow = std::thread::spawn(move || get(addr, "/sleep/500").status);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(get(s.addr, "/status/204").status, 503);
+    assert_eq!(slow.join().unwrap(), 200);
+    assert_eq!(get(s.addr, "/status/204").status, 204);
+}
+
 #[test]
 fn serve_reuses_instances_when_asked() {
     serve_reusing("jit");

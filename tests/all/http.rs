@@ -33,7 +33,7 @@ impl Drop for TestServer {
     }
 }
 
-fn serve_with<E: Engine>(
+pub(crate) fn serve_with<E: Engine>(
     engine: E,
     wasm: &str,
     config: Config,
@@ -225,17 +225,6 @@ impl Conn {
 
 pub(crate) fn get(addr: SocketAddr, path: &str) -> Response {
     Conn::open(addr).request("GET", path, None)
-}
-
-macro_rules! both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod jit_engine {
-            $(#[test] fn $name() { super::$name(crate::jit()) })*
-        }
-        mod interp_engine {
-            $(#[test] fn $name() { super::$name(crate::interp()) })*
-        }
-    };
 }
 
 both_engines!(

@@ -1,5 +1,18 @@
 //! cohost's integration tests, as one test binary.
 
+/// `both_engines!(a, b)`: tests `jit_engine::a`, `interp_engine::a`, … that
+/// call `a(crate::jit())` and `a(crate::interp())`.
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod jit_engine {
+            $(#[test] fn $name() { super::$name(crate::jit()) })*
+        }
+        mod interp_engine {
+            $(#[test] fn $name() { super::$name(crate::interp()) })*
+        }
+    };
+}
+
 mod allocations;
 mod bad_input;
 mod big_guests;
@@ -9,6 +22,7 @@ mod components;
 mod differential;
 mod engines;
 mod http;
+mod limits;
 #[cfg(target_os = "linux")]
 mod no_jit;
 mod reference;
@@ -82,7 +96,6 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-/// The bytes of `tests/fixtures/NAME`.
 /// The core module `wat` (its WASI imports by their canonical names) made
 /// into a component of `wasi:http/proxy@{version}`, whose WIT is in `dir`:
 /// what `wasm-tools component embed` + `component new` do.
@@ -108,6 +121,7 @@ pub fn proxy_component(wat: &str, dir: &std::path::Path, version: &str) -> Vec<u
         .unwrap()
 }
 
+/// The bytes of `tests/fixtures/NAME`.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
