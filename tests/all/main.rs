@@ -21,6 +21,7 @@ mod cli;
 mod components;
 mod differential;
 mod engines;
+mod hostile;
 mod http;
 mod limits;
 #[cfg(target_os = "linux")]
