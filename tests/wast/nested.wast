@@ -227,7 +227,7 @@
 (assert_return (invoke "child") (u32.const 107))
 ;; host -> parent (M1) -> child -> parent (M2) -> child: reentered
 (component instance $d2 $donut)
-(assert_trap (invoke "run-reentering") "cannot enter")
+(assert_trap (invoke "run-reentering") "cannot enter component instance")
 
 ;; a core start function runs at instantiation, in dependency order
 (component

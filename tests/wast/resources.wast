@@ -91,28 +91,28 @@
 
 ;; handle traps, each in a fresh instance
 (component instance $t $one)
-(assert_trap (invoke "r-rep" (u32.const 1)) "handle")
+(assert_trap (invoke "r-rep" (u32.const 1)) "unknown handle index 1")
 (component instance $t $one)
-(assert_trap (invoke "r-drop" (u32.const 0)) "handle")
+(assert_trap (invoke "r-drop" (u32.const 0)) "unknown handle index 0")
 (component instance $t $one)
 (assert_return (invoke "r-new" (u32.const 1)) (u32.const 1))
-(assert_trap (invoke "r-rep" (u32.const 0xffffffff)) "handle")
+(assert_trap (invoke "r-rep" (u32.const 0xffffffff)) "unknown handle index 4294967295")
 ;; use after drop
 (component instance $t $one)
 (assert_return (invoke "r-new" (u32.const 7)) (u32.const 1))
 (assert_return (invoke "r-drop" (u32.const 1)))
-(assert_trap (invoke "r-rep" (u32.const 1)) "handle")
+(assert_trap (invoke "r-rep" (u32.const 1)) "unknown handle index 1")
 (component instance $t $one)
 (assert_return (invoke "r-new" (u32.const 7)) (u32.const 1))
 (assert_return (invoke "r-drop" (u32.const 1)))
-(assert_trap (invoke "r-drop" (u32.const 1)) "handle")
+(assert_trap (invoke "r-drop" (u32.const 1)) "unknown handle index 1")
 ;; a handle of one resource type used as another
 (component instance $t $one)
 (assert_return (invoke "r-new" (u32.const 7)) (u32.const 1))
-(assert_trap (invoke "s-rep" (u32.const 1)) "wrong type")
+(assert_trap (invoke "s-rep" (u32.const 1)) "used with the wrong type")
 (component instance $t $one)
 (assert_return (invoke "s-new" (u32.const 7)) (u32.const 1))
-(assert_trap (invoke "r-drop" (u32.const 1)) "wrong type")
+(assert_trap (invoke "r-drop" (u32.const 1)) "used with the wrong type")
 
 ;; --- between components
 ;; $P defines r (with a destructor) and s; $B borrows and takes r handles;
@@ -393,33 +393,33 @@
 (component instance $t $many)
 (assert_return (invoke "make" (u32.const 1)) (u32.const 1))
 (assert_return (invoke "take" (u32.const 1)) (u32.const 1))
-(assert_trap (invoke "get" (u32.const 1)) "handle")
+(assert_trap (invoke "get" (u32.const 1)) "unknown handle index 1")
 (component instance $t $many)
 (assert_return (invoke "make" (u32.const 1)) (u32.const 1))
 (assert_return (invoke "consume" (u32.const 1)) (u32.const 1))
-(assert_trap (invoke "drop" (u32.const 1)) "handle")
+(assert_trap (invoke "drop" (u32.const 1)) "unknown handle index 1")
 ;; use after drop
 (component instance $t $many)
 (assert_return (invoke "make" (u32.const 1)) (u32.const 1))
 (assert_return (invoke "drop" (u32.const 1)))
-(assert_trap (invoke "inspect" (u32.const 1)) "handle")
+(assert_trap (invoke "inspect" (u32.const 1)) "unknown handle index 1")
 ;; an invalid index passed as a handle
 (component instance $t $many)
-(assert_trap (invoke "take" (u32.const 5)) "handle")
+(assert_trap (invoke "take" (u32.const 5)) "unknown handle index 5")
 ;; a handle of r passed where an own<s> is expected
 (component instance $t $many)
 (assert_return (invoke "make" (u32.const 1)) (u32.const 1))
-(assert_trap (invoke "consume-as-s" (u32.const 1)) "wrong type")
+(assert_trap (invoke "consume-as-s" (u32.const 1)) "used with the wrong type")
 ;; the callee returns without dropping its borrow
 (component instance $t $many)
 (assert_return (invoke "make" (u32.const 1)) (u32.const 1))
-(assert_trap (invoke "inspect-leak" (u32.const 1)) "borrow")
+(assert_trap (invoke "inspect-leak" (u32.const 1)) "borrowed handle(s) still remain")
 ;; the callee drops its borrow twice
 (component instance $t $many)
 (assert_return (invoke "make" (u32.const 1)) (u32.const 1))
-(assert_trap (invoke "inspect-drop-twice" (u32.const 1)) "handle")
+(assert_trap (invoke "inspect-drop-twice" (u32.const 1)) "unknown handle index 1")
 ;; one handle passed as borrow<r> and own<r> in the same call: the own
 ;; cannot be taken while the handle is lent
 (component instance $t $many)
 (assert_return (invoke "make" (u32.const 1)) (u32.const 1))
-(assert_trap (invoke "take-both" (u32.const 1)) "borrow")
+(assert_trap (invoke "take-both" (u32.const 1)) "cannot remove owned resource while borrowed")

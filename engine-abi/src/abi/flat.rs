@@ -40,14 +40,16 @@ pub(crate) fn char_from_u32(i: u32) -> Result<char, Trap> {
         } else {
             "past U+10FFFF"
         };
-        Trap::abi(format!("invalid char {i:#x}: {why}"))
+        Trap::abi(format!(
+            "invalid `char` bit pattern: converted integer out of range for `char`: {i:#x} is {why}"
+        ))
     })
 }
 
 /// The trap for a discriminant out of range.
 pub(crate) fn bad_discriminant(what: &str, disc: u32, cases: usize) -> Trap {
     Trap::abi(format!(
-        "{what} discriminant {disc} out of range ({cases} cases)"
+        "invalid {what} discriminant: discriminant {disc} out of range [0..{cases})"
     ))
 }
 

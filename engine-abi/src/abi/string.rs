@@ -33,7 +33,8 @@ pub(crate) fn load_string<C: AbiContext + ?Sized>(
     };
     if byte_len > u64::from(MAX_STRING_BYTE_LENGTH) {
         return Err(Trap::abi(format!(
-            "string byte length {byte_len} exceeds the maximum ({MAX_STRING_BYTE_LENGTH})"
+            "string content out-of-bounds: string byte length {byte_len} exceeds the maximum \
+             ({MAX_STRING_BYTE_LENGTH})"
         )));
     }
     check_align(ptr, align, "string")?;

@@ -74,7 +74,7 @@ impl HandleTable {
     pub fn get_mut(&mut self, handle: u32, ty: &ResourceType) -> Result<&mut Slot, Trap> {
         let slot = match self.slots.get_mut(handle as usize) {
             Some(s) if handle != 0 && !matches!(s, Slot::Free { .. }) => s,
-            _ => return Err(Trap::abi(format!("invalid resource handle {handle}"))),
+            _ => return Err(Trap::abi(format!("unknown handle index {handle}"))),
         };
         let actual = match slot {
             Slot::Own { ty, .. } | Slot::Borrow { ty, .. } => ty,
@@ -82,9 +82,9 @@ impl HandleTable {
         };
         if actual != ty {
             return Err(Trap::abi(format!(
-                "handle {handle} has the wrong type: it is a {}, not a {}",
-                actual.name(),
-                ty.name()
+                "handle index {handle} used with the wrong type, expected {} but found {}",
+                ty.name(),
+                actual.name()
             )));
         }
         Ok(slot)
@@ -106,7 +106,8 @@ impl HandleTable {
             Slot::Own { lends: 0, .. } => {}
             Slot::Own { .. } => {
                 return Err(Trap::abi(format!(
-                    "cannot transfer ownership of handle {handle} while it is borrowed"
+                    "cannot remove owned resource while borrowed: cannot transfer ownership \
+                     of handle {handle}"
                 )));
             }
             _ => {
@@ -147,13 +148,18 @@ mod tests {
             .unwrap();
         assert_eq!(h1, 1);
         assert!(t.get_mut(0, &a).is_err());
-        assert!(t.get_mut(h1, &b).unwrap_err().message().contains("not a b"));
+        assert!(
+            t.get_mut(h1, &b)
+                .unwrap_err()
+                .message()
+                .contains("used with the wrong type, expected b but found a")
+        );
         assert_eq!(t.take_own(h1, &a).unwrap(), 7);
         assert!(
             t.take_own(h1, &a)
                 .unwrap_err()
                 .message()
-                .contains("invalid resource handle")
+                .contains("unknown handle index 1")
         );
         let h2 = t
             .insert(Slot::Own {

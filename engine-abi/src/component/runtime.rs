@@ -397,7 +397,7 @@ fn drop_handle<E: Engine, D: Send + 'static>(
         && *lends > 0
     {
         return Err(Trap::abi(format!(
-            "cannot drop handle {h} while it is borrowed"
+            "cannot remove owned resource while borrowed: cannot drop handle {h}"
         )));
     }
     match table.remove(h, ty)? {

@@ -85,7 +85,7 @@ fn cases() -> Vec<Case> {
         // Bounds.
         abi(
             "string past the end of memory",
-            "string pointer 0x10000 + length 12 out of bounds of memory (65536 bytes)",
+            "string content out-of-bounds: string pointer/length out of bounds of memory: string pointer 0x10000 + length 12 out of bounds of memory (65536 bytes)",
             lift(Utf8, Type::String, &[0x10000, 12]),
         ),
         abi(
@@ -95,7 +95,7 @@ fn cases() -> Vec<Case> {
         ),
         abi(
             "list past the end of memory",
-            "list pointer 0xfff0 + length 32 out of bounds of memory (65536 bytes)",
+            "list content out-of-bounds: list pointer/length out of bounds of memory: list pointer 0xfff0 + length 32 out of bounds of memory (65536 bytes)",
             lift(Utf8, list(Type::U32), &[0xfff0, 8]),
         ),
         abi(
@@ -154,18 +154,18 @@ fn cases() -> Vec<Case> {
         ),
         abi(
             "realloc returns a block past the end",
-            "realloc returned string pointer 0xfffa + length 11 out of bounds of memory (65536 bytes)",
+            "realloc return: beyond end of memory (string content out-of-bounds): string pointer 0xfffa + length 11 out of bounds of memory (65536 bytes)",
             lower_with_realloc(Type::String, Val::String("hello world".into()), 0xfffa),
         ),
         // Alignment.
         abi(
             "unaligned load",
-            "unaligned pointer: value pointer 0x2 is not aligned to 4 bytes",
+            "unaligned pointer: value pointer not aligned to 4 (0x2)",
             load_from(Type::U32, 0, b"", 2),
         ),
         abi(
             "unaligned store",
-            "unaligned pointer: record pointer 0x4 is not aligned to 8 bytes",
+            "unaligned pointer: record pointer not aligned to 8 (0x4)",
             Box::new(|cx| {
                 let ty = Type::Record(Record::new([("a", Type::F64)]));
                 store(cx, &ty, &Val::Record(vec![("a".into(), Val::F64(1.0))]), 4)
@@ -173,27 +173,27 @@ fn cases() -> Vec<Case> {
         ),
         abi(
             "unaligned list",
-            "unaligned pointer: list pointer 0x2 is not aligned to 4 bytes",
+            "unaligned pointer: list pointer not aligned to 4 (0x2)",
             lift(Utf8, list(Type::U32), &[2, 1]),
         ),
         abi(
             "unaligned utf-16 string",
-            "unaligned pointer: string pointer 0x1 is not aligned to 2 bytes",
+            "unaligned pointer: string pointer not aligned to 2 (0x1)",
             lift(Utf16, Type::String, &[1, 2]),
         ),
         abi(
             "unaligned latin-1 string",
-            "unaligned pointer: string pointer 0x3",
+            "unaligned pointer: string pointer not aligned to 2 (0x3)",
             lift(CompactUtf16, Type::String, &[3, 1]),
         ),
         abi(
             "realloc returns an unaligned block",
-            "unaligned pointer: realloc returned list pointer 0x2, not aligned to 4 bytes",
+            "unaligned pointer: realloc return: result not aligned: list pointer 0x2, not aligned to 4",
             lower_with_realloc(list(Type::U32), Val::List(vec![Val::U32(1)]), 2),
         ),
         abi(
             "unaligned return pointer",
-            "unaligned pointer: return pointer 0x2",
+            "unaligned pointer: return pointer not aligned to 4 (0x2)",
             Box::new(move |cx| {
                 lower_result(
                     cx,
@@ -262,37 +262,37 @@ fn cases() -> Vec<Case> {
         // Discriminants.
         abi(
             "variant discriminant out of range",
-            "variant discriminant 2 out of range (2 cases)",
+            "invalid variant discriminant: discriminant 2 out of range [0..2)",
             lift(Utf8, abc.clone(), &[2, 0]),
         ),
         abi(
             "variant discriminant out of range in memory",
-            "variant discriminant 7 out of range (2 cases)",
+            "invalid variant discriminant: discriminant 7 out of range [0..2)",
             load_from(abc, 0, &[7], 0),
         ),
         abi(
             "enum discriminant out of range",
-            "enum discriminant 3 out of range (3 cases)",
+            "invalid enum discriminant: discriminant 3 out of range [0..3)",
             load_from(Type::Enum(Enum::new(["a", "b", "c"])), 0, &[3], 0),
         ),
         abi(
             "two-byte enum discriminant out of range",
-            "enum discriminant 300 out of range (300 cases)",
+            "invalid enum discriminant: discriminant 300 out of range [0..300)",
             load_from(Type::Enum(Enum::new(names(300))), 0, &[0x2c, 0x01], 0),
         ),
         abi(
             "option discriminant out of range",
-            "option discriminant 2 out of range (2 cases)",
+            "invalid option discriminant: discriminant 2 out of range [0..2)",
             lift(Utf8, Type::Option(OptionType::new(Type::U8)), &[2, 0]),
         ),
         abi(
             "negative option discriminant",
-            "option discriminant 4294967295 out of range",
+            "invalid option discriminant: discriminant 4294967295 out of range",
             lift(Utf8, Type::Option(OptionType::new(Type::U8)), &[-1, 0]),
         ),
         abi(
             "result discriminant out of range in memory",
-            "result discriminant 5 out of range (2 cases)",
+            "invalid result discriminant: discriminant 5 out of range [0..2)",
             load_from(
                 Type::Result(ResultType::new(Some(Type::U8), None)),
                 0,
@@ -303,17 +303,17 @@ fn cases() -> Vec<Case> {
         // Chars.
         abi(
             "surrogate char",
-            "invalid char 0xd800: a surrogate",
+            "invalid `char` bit pattern: converted integer out of range for `char`: 0xd800 is a surrogate",
             lift(Utf8, Type::Char, &[0xd800]),
         ),
         abi(
             "char past U+10FFFF",
-            "invalid char 0x110000: past U+10FFFF",
+            "invalid `char` bit pattern: converted integer out of range for `char`: 0x110000 is past U+10FFFF",
             load_from(Type::Char, 0, &[0, 0, 0x11, 0], 0),
         ),
         abi(
             "negative char",
-            "invalid char 0xffffffff",
+            "invalid `char` bit pattern: converted integer out of range for `char`: 0xffffffff",
             lift(Utf8, Type::Char, &[-1]),
         ),
         // Core values.
@@ -419,7 +419,7 @@ fn cases() -> Vec<Case> {
         ),
         abi(
             "typed: list out of bounds",
-            "list pointer 0xfff8 + length 16 out of bounds",
+            "list content out-of-bounds: list pointer/length out of bounds of memory: list pointer 0xfff8 + length 16 out of bounds",
             Box::new(|cx| {
                 typed::lift_args::<(Vec<u32>,), _>(cx, &[CoreVal::I32(0xfff8), CoreVal::I32(4)])
                     .map(drop)
@@ -427,7 +427,7 @@ fn cases() -> Vec<Case> {
         ),
         abi(
             "typed: option discriminant",
-            "option discriminant 3",
+            "invalid option discriminant: discriminant 3",
             Box::new(|cx| {
                 cx.poke(64, &[3]);
                 typed::load::<Option<u32>, _>(cx, 64).map(drop)
@@ -435,12 +435,12 @@ fn cases() -> Vec<Case> {
         ),
         abi(
             "typed: surrogate char",
-            "invalid char 0xdfff",
+            "invalid `char` bit pattern: converted integer out of range for `char`: 0xdfff",
             Box::new(|cx| typed::lift_args::<(char,), _>(cx, &[CoreVal::I32(0xdfff)]).map(drop)),
         ),
         abi(
             "typed: unaligned result pointer",
-            "unaligned pointer: result pointer 0x6",
+            "unaligned pointer: result pointer not aligned to 4 (0x6)",
             Box::new(|cx| typed::lift_result::<String, _>(cx, &[CoreVal::I32(6)]).map(drop)),
         ),
     ]
