@@ -9,6 +9,7 @@ mod components;
 mod differential;
 mod engines;
 mod http;
+mod lift;
 #[cfg(target_os = "linux")]
 mod no_jit;
 mod reference;
