@@ -10,6 +10,7 @@ mod differential;
 mod engines;
 mod http;
 mod lift;
+mod lower;
 #[cfg(target_os = "linux")]
 mod no_jit;
 mod reference;
