@@ -1,9 +1,10 @@
-//! Lifting every value type from arbitrary guest memory, differentially: a
+//! Lifting every value type from arbitrary guest data, differentially: a
 //! guest export `f: func() -> tuple<T, u32>` returns a pointer into a
-//! random memory image (mostly plausible words, some hostile ones), and
-//! cohost on jit, cohost on interp and wasmtime's own component model must
-//! all lift the same value from it, or all trap (the two cohost engines
-//! with the same message), never panic.
+//! random memory image (mostly plausible words, some hostile ones), or a
+//! guest calls a host import `g: func(x: T)` with random flat arguments
+//! (pointing into such an image), and cohost on jit, cohost on interp and
+//! wasmtime's own component model must all lift the same value, or all
+//! trap (the two cohost engines with the same message), never panic.
 
 use std::sync::OnceLock;
 
