@@ -73,7 +73,7 @@ fn truncated_components_are_errors() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::fuzz_cases(256), .. ProptestConfig::default() })]
 
     #[test]
     fn mutated_components_never_panic(

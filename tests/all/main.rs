@@ -23,7 +23,9 @@ mod differential;
 mod engines;
 mod hostile;
 mod http;
+mod lift;
 mod limits;
+mod lower;
 #[cfg(target_os = "linux")]
 mod no_jit;
 mod reference;
@@ -75,6 +77,18 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 /// How many allocations (and reallocations) this thread has made.
 pub fn allocations_on_this_thread() -> u64 {
     ALLOCATIONS.with(Cell::get)
+}
+
+/// How many cases a proptest runs: `default`, short enough for CI, unless
+/// `COHOST_FUZZ_CASES` asks for more (or fewer), for a long fuzzing run.
+/// (proptest's own `PROPTEST_CASES` does not override an explicit count.)
+pub fn fuzz_cases(default: u32) -> u32 {
+    match std::env::var("COHOST_FUZZ_CASES") {
+        Ok(n) => n
+            .parse()
+            .unwrap_or_else(|_| panic!("COHOST_FUZZ_CASES={n:?} is not a number of cases")),
+        Err(_) => default,
+    }
 }
 
 /// The JIT engine.

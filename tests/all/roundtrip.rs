@@ -15,7 +15,9 @@ use engine_abi::{Component, Linker, Store};
 
 use crate::{block_on, interp, jit};
 
-fn arb_type() -> impl Strategy<Value = Type> {
+/// A random component type without resources (every other kind, nested up
+/// to three deep; enums with one- and two-byte discriminants).
+pub(crate) fn arb_type() -> impl Strategy<Value = Type> {
     let leaf = prop_oneof![
         Just(Type::Bool),
         Just(Type::S8),
@@ -31,6 +33,8 @@ fn arb_type() -> impl Strategy<Value = Type> {
         Just(Type::Char),
         Just(Type::String),
         (1..40usize).prop_map(|n| Type::Enum(Enum::new((0..n).map(|i| format!("e{i}"))))),
+        // Past 256 cases, a two-byte discriminant.
+        (257..300usize).prop_map(|n| Type::Enum(Enum::new((0..n).map(|i| format!("e{i}"))))),
         (1..=32usize).prop_map(|n| Type::Flags(Flags::new((0..n).map(|i| format!("f{i}"))))),
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {
@@ -56,7 +60,8 @@ fn arb_type() -> impl Strategy<Value = Type> {
     })
 }
 
-fn arb_val(ty: &Type) -> BoxedStrategy<Val> {
+/// A random value of `ty`.
+pub(crate) fn arb_val(ty: &Type) -> BoxedStrategy<Val> {
     match ty {
         Type::Bool => any::<bool>().prop_map(Val::Bool).boxed(),
         Type::S8 => any::<i8>().prop_map(Val::S8).boxed(),
@@ -138,7 +143,7 @@ fn arb_val(ty: &Type) -> BoxedStrategy<Val> {
 }
 
 /// The value a round trip must give back: NaNs come back canonical.
-fn canonical(v: &Val) -> Val {
+pub(crate) fn canonical(v: &Val) -> Val {
     let b = |v: &Val| Box::new(canonical(v));
     match v {
         Val::F32(f) if f.is_nan() => Val::F32(f32::from_bits(0x7fc0_0000)),
@@ -155,7 +160,7 @@ fn canonical(v: &Val) -> Val {
 }
 
 /// Bit-exact equality (so NaN payloads and -0.0 count).
-fn same(a: &Val, b: &Val) -> bool {
+pub(crate) fn same(a: &Val, b: &Val) -> bool {
     format!("{a:?}") == format!("{b:?}")
         && match (a, b) {
             (Val::F32(x), Val::F32(y)) => x.to_bits() == y.to_bits(),
@@ -168,7 +173,7 @@ fn same(a: &Val, b: &Val) -> bool {
 /// must be named to appear in an import or export, so each becomes a type
 /// definition `$dN` imported as `(import "tN" (type $tN (eq $dN)))`, its
 /// text collected in `defs`.
-fn wat_type(ty: &Type, defs: &mut Vec<String>) -> String {
+pub(crate) fn wat_type(ty: &Type, defs: &mut Vec<String>) -> String {
     let opt =
         |t: Option<&Type>, defs: &mut Vec<String>| t.map(|t| wat_type(t, defs)).unwrap_or_default();
     let nominal = match ty {
@@ -222,7 +227,8 @@ fn wat_type(ty: &Type, defs: &mut Vec<String>) -> String {
     format!("$t{index}")
 }
 
-fn core(ts: &[CoreType]) -> String {
+/// Core types in the text format, space-separated.
+pub(crate) fn core(ts: &[CoreType]) -> String {
     ts.iter()
         .map(|t| format!("{t:?}").to_lowercase())
         .collect::<Vec<_>>()
@@ -274,11 +280,7 @@ fn echo_component(ty: &Type, encoding: StringEncoding) -> String {
     } else {
         format!("{gets} (call $id)")
     };
-    let enc = match encoding {
-        StringEncoding::Utf8 => "string-encoding=utf8",
-        StringEncoding::Utf16 => "string-encoding=utf16",
-        StringEncoding::CompactUtf16 => "string-encoding=latin1+utf16",
-    };
+    let enc = encoding_option(encoding);
     format!(
         r#"(component
 {type_imports}  (import "id" (func $id (param "x" {t}) (result {t})))
@@ -345,19 +347,30 @@ async fn round_trip<E: Engine>(
         .map_err(|e| e.to_string())
 }
 
+/// The canonical option that names `encoding`.
+pub(crate) fn encoding_option(encoding: StringEncoding) -> &'static str {
+    match encoding {
+        StringEncoding::Utf8 => "string-encoding=utf8",
+        StringEncoding::Utf16 => "string-encoding=utf16",
+        StringEncoding::CompactUtf16 => "string-encoding=latin1+utf16",
+    }
+}
+
+/// One of the three string encodings.
+pub(crate) fn arb_encoding() -> impl Strategy<Value = StringEncoding> {
+    prop_oneof![
+        Just(StringEncoding::Utf8),
+        Just(StringEncoding::Utf16),
+        Just(StringEncoding::CompactUtf16)
+    ]
+}
+
 fn arb_case() -> impl Strategy<Value = (Type, Val, StringEncoding)> {
-    arb_type().prop_flat_map(|ty| {
-        let encoding = prop_oneof![
-            Just(StringEncoding::Utf8),
-            Just(StringEncoding::Utf16),
-            Just(StringEncoding::CompactUtf16)
-        ];
-        (Just(ty.clone()), arb_val(&ty), encoding)
-    })
+    arb_type().prop_flat_map(|ty| (Just(ty.clone()), arb_val(&ty), arb_encoding()))
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::fuzz_cases(96), .. ProptestConfig::default() })]
 
     #[test]
     fn values_round_trip_through_a_guest_on_both_engines((ty, val, encoding) in arb_case()) {
