@@ -107,8 +107,13 @@ fn pooling(pool: &PoolConfig) -> wasmtime::PoolingAllocationConfig {
     cfg
 }
 
-/// How long a guest runs before it yields to the executor.
-pub const TIME_SLICE: std::time::Duration = std::time::Duration::from_millis(10);
+/// How long a guest runs before it yields to the executor: short enough
+/// that guests spinning at their time budget leave the rest of a worker
+/// to the requests that wait on it (with 10 ms slices, two spinning guests
+/// on a one-core server halved what the other routes of `benches/soak.sh`
+/// served), about wasmi's slice (`FUEL_SLICE`: about a millisecond); a
+/// yield costs a few microseconds.
+pub const TIME_SLICE: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// [`wasmtime::StoreLimits`], remembering whether it ever said no.
 struct Limiter {
