@@ -29,6 +29,10 @@ enum Command {
         /// The core engine to run guests on.
         #[arg(long, value_enum, default_value_t = EngineChoice::default())]
         engine: EngineChoice,
+        /// Largest linear memory of a script's instances, e.g. `64M`
+        /// [default: none beyond the 4 GiB a 32-bit memory addresses].
+        #[arg(long, value_name = "SIZE", value_parser = serve::parse_size)]
+        memory_limit: Option<usize>,
         /// The scripts.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -49,7 +53,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Request(args) => serve::request(args),
-        Command::Wast { engine, files } => run_wast(engine, &files),
+        Command::Wast {
+            engine,
+            memory_limit,
+            files,
+        } => run_wast(engine, wast::Options { memory_limit }, &files),
         Command::Engines => {
             print!("{}", engines::report());
             ExitCode::SUCCESS
@@ -57,7 +65,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_wast(choice: EngineChoice, files: &[PathBuf]) -> ExitCode {
+fn run_wast(choice: EngineChoice, options: wast::Options, files: &[PathBuf]) -> ExitCode {
     let engine = match engines::select(choice)
         .map_err(|e| e.to_string())
         .and_then(|s| AnyEngine::new(s.kind, &Default::default()))
@@ -68,7 +76,7 @@ fn run_wast(choice: EngineChoice, files: &[PathBuf]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let report = engine.run(RunAll(files));
+    let report = engine.run(RunAll(files, options));
     for f in &report.failed {
         println!("{f}");
     }
@@ -81,14 +89,14 @@ fn run_wast(choice: EngineChoice, files: &[PathBuf]) -> ExitCode {
 }
 
 /// Every script, on one engine.
-struct RunAll<'a>(&'a [PathBuf]);
+struct RunAll<'a>(&'a [PathBuf], wast::Options);
 
 impl WithEngine for RunAll<'_> {
     type Output = wast::Report;
     fn run<E: engine_abi::engine::Engine>(self, engine: E) -> wast::Report {
         let mut report = wast::Report::default();
         for file in self.0 {
-            report.merge(wast::run_file(&engine, file));
+            report.merge(wast::run_file(&engine, file, self.1));
         }
         report
     }

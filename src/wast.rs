@@ -30,7 +30,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
 use engine_abi::abi::Val;
-use engine_abi::engine::Engine;
+use engine_abi::engine::{Engine, StoreLimits};
 use engine_abi::types::{FuncType, Type};
 use engine_abi::{Component, Error, Instance, Linker, Store};
 use wast::component::WastVal;
@@ -79,21 +79,30 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Run the script at `path` on `engine`. A file that cannot be read or
-/// parsed is reported as one failure.
-pub fn run_file<E: Engine>(engine: &E, path: &Path) -> Report {
+/// How scripts run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Largest linear memory of a script's instances, in bytes. `None`:
+    /// what a 32-bit memory addresses (4 GiB), as other runners allow, so
+    /// that tests of maximal lengths run.
+    pub memory_limit: Option<usize>,
+}
+
+/// Run the script at `path` on `engine` with `options`. A file that cannot
+/// be read or parsed is reported as one failure.
+pub fn run_file<E: Engine>(engine: &E, path: &Path, options: Options) -> Report {
     let file = path.display().to_string();
     match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => run_str(engine, &file, &text),
+            Ok(text) => run_str(engine, &file, &text, options),
             Err(_) => Report::failure(&file, 1, "a UTF-8 .wast file", "invalid UTF-8"),
         },
         Err(e) => Report::failure(&file, 1, "a readable .wast file", &e.to_string()),
     }
 }
 
-/// Run the script `text`, reporting failures against `file`.
-pub fn run_str<E: Engine>(engine: &E, file: &str, text: &str) -> Report {
+/// Run the script `text` with `options`, reporting failures against `file`.
+pub fn run_str<E: Engine>(engine: &E, file: &str, text: &str, options: Options) -> Report {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -111,6 +120,7 @@ pub fn run_str<E: Engine>(engine: &E, file: &str, text: &str) -> Report {
     };
     let mut runner = Runner {
         engine,
+        options,
         file,
         text,
         runtime,
@@ -153,6 +163,7 @@ struct Live<E: Engine> {
 
 struct Runner<'a, E: Engine> {
     engine: &'a E,
+    options: Options,
     file: &'a str,
     text: &'a str,
     runtime: tokio::runtime::Runtime,
@@ -366,7 +377,11 @@ impl<'a, E: Engine> Runner<'a, E> {
     }
 
     fn instantiate(&self, component: &Component<E>) -> Result<Live<E>, Error> {
-        let mut store = Store::new(self.engine, ());
+        let limits = StoreLimits {
+            max_memory_bytes: self.options.memory_limit.unwrap_or(usize::MAX),
+            ..StoreLimits::default()
+        };
+        let mut store = Store::with_limits(self.engine, (), limits);
         let linker = Linker::<()>::new();
         let instance = self.block_on(linker.instantiate(&mut store, component))?;
         Ok(Live { store, instance })

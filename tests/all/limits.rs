@@ -310,6 +310,86 @@ fn outgoing_timeouts_are_capped<E: Engine>(e: E) {
     held.join().unwrap();
 }
 
+/// The guest's `/fetch?timeout-ms=30000` through `handler` to `port`:
+/// status, body text and how long it took.
+fn fetch_slow<E: Engine>(e: &E, config: Config, port: u16) -> (u16, String, Duration) {
+    let config = config.allow_host("http://127.0.0.1").unwrap();
+    let handler = Handler::new(e, &fixture("rust-http.wasm"), config).unwrap();
+    let path = format!("/fetch?url=http://127.0.0.1:{port}/&timeout-ms=30000");
+    let started = Instant::now();
+    let r = call(&handler, request("GET", &path, Bytes::new()));
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    (r.status, text, started.elapsed())
+}
+
+/// A listener whose accept queue is full: a connection to it is neither
+/// accepted nor refused (Linux drops the SYN), so connecting hangs. The
+/// connections that fill the queue come back with it, to keep it full.
+#[cfg(target_os = "linux")]
+fn unconnectable() -> (TcpListener, Vec<std::net::TcpStream>) {
+    use std::os::fd::AsRawFd;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // A backlog of 0 holds one pending connection.
+    // SAFETY: `listen` on a socket this function owns; no memory is shared.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::listen(listener.as_raw_fd(), 0) };
+    assert_eq!(rc, 0);
+    let addr = listener.local_addr().unwrap();
+    let mut filling = Vec::new();
+    for _ in 0..4 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(c) => filling.push(c),
+            Err(_) => break,
+        }
+    }
+    (listener, filling)
+}
+
+/// The connect and between-bytes ceilings: a guest asking for 30 s gets
+/// `connection-timeout` from a host that never completes the handshake and
+/// an error in the body from one that stops sending half way, each at the
+/// host's 300 ms.
+#[cfg(target_os = "linux")]
+fn outgoing_connect_and_between_bytes_are_capped<E: Engine>(e: E) {
+    let ceiling = Duration::from_millis(300);
+    let in_time =
+        |took: Duration| took >= Duration::from_millis(250) && took < Duration::from_secs(5);
+    let (listener, _filling) = unconnectable();
+    let port = listener.local_addr().unwrap().port();
+    let (status, text, took) = fetch_slow(
+        &e,
+        Config::default().outgoing_connect_timeout(ceiling),
+        port,
+    );
+    assert_eq!(
+        (status, text.as_str()),
+        (502, "ErrorCode::ConnectionTimeout")
+    );
+    assert!(in_time(took), "{took:?}");
+    // An upstream that sends its head and 3 of 100 body bytes, then stalls.
+    let stalling = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = stalling.local_addr().unwrap().port();
+    let upstream = std::thread::spawn(move || {
+        let (mut c, _) = stalling.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = std::io::Read::read(&mut c, &mut buf);
+        c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc")
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let config = Config::default().outgoing_between_bytes_timeout(ceiling);
+    let (status, text, took) = fetch_slow(&e, config, port);
+    assert_eq!((status, text.as_str()), (502, "upstream body failed\n"));
+    assert!(in_time(took), "{took:?}");
+    upstream.join().unwrap();
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use super::outgoing_connect_and_between_bytes_are_capped;
+    both_engines!(outgoing_connect_and_between_bytes_are_capped);
+}
+
 both_engines!(
     guest_header_fields,
     body_sizes,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 #[path = "../../src/wast.rs"]
 mod runner;
 
-use runner::{run_file, run_str};
+use runner::{Options, run_file, run_str};
 
 fn suite() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast");
@@ -84,6 +84,24 @@ fn suite_on_interp() {
     run_suite("interp");
 }
 
+/// The runner sets no memory limit unless asked: `big-memory.wast` grows a
+/// memory to 1 GiB; with a 64 MiB limit its `memory.grow` gives -1, on
+/// both engines.
+#[test]
+fn memory_limit_is_the_runners_option() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast/big-memory.wast");
+    let limited = Options {
+        memory_limit: Some(64 << 20),
+    };
+    for report in [
+        run_file(&crate::jit(), &file, limited),
+        run_file(&crate::interp(), &file, limited),
+    ] {
+        let first = report.failed.first().expect("the grow fails under 64 MiB");
+        assert!(first.got.contains("-1"), "{first}");
+    }
+}
+
 /// The same files in this process, through the runner's API, on both
 /// engines: the counts agree with the command's.
 #[test]
@@ -92,8 +110,8 @@ fn runner_api_counts_every_directive() {
     let text = std::fs::read_to_string(&file).expect("read scalars.wast");
     let directives = text.lines().filter(|l| l.starts_with('(')).count();
     for report in [
-        run_file(&crate::jit(), &file),
-        run_file(&crate::interp(), &file),
+        run_file(&crate::jit(), &file, Options::default()),
+        run_file(&crate::interp(), &file, Options::default()),
     ] {
         assert_eq!(
             report.passed + report.failed.len(),
@@ -123,8 +141,18 @@ fn unsupported_directive_is_reported() {
          (assert_return (invoke \"echo\" (u32.const 7)) (u32.const 7))\n"
     );
     for report in [
-        run_str(&crate::jit(), "unsupported.wast", &script),
-        run_str(&crate::interp(), "unsupported.wast", &script),
+        run_str(
+            &crate::jit(),
+            "unsupported.wast",
+            &script,
+            Options::default(),
+        ),
+        run_str(
+            &crate::interp(),
+            "unsupported.wast",
+            &script,
+            Options::default(),
+        ),
     ] {
         assert_eq!(report.passed, 2, "{:?}", report.failed);
         assert_eq!(report.failed.len(), 2, "{:?}", report.failed);
@@ -152,6 +180,7 @@ fn unknown_directive_and_malformed_script_are_reported() {
         &engine,
         "unknown.wast",
         &format!("{ECHO}\n(assert_frobnicated (invoke \"echo\"))\n"),
+        Options::default(),
     );
     assert_eq!(report.passed, 0);
     assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
@@ -161,6 +190,7 @@ fn unknown_directive_and_malformed_script_are_reported() {
         &engine,
         "unbalanced.wast",
         "(component\n  (core module $m\n",
+        Options::default(),
     );
     assert_eq!(report.passed, 0);
     assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
@@ -170,11 +200,12 @@ fn unknown_directive_and_malformed_script_are_reported() {
         &engine,
         "text.wast",
         "(assert_return (invoke \"f\" (u32.const nope)))",
+        Options::default(),
     );
     assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
 
     let missing = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast/no-such-file.wast");
-    let report = run_file(&engine, &missing);
+    let report = run_file(&engine, &missing, Options::default());
     assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
 }
 
@@ -192,8 +223,13 @@ fn mismatches_are_reported() {
          (assert_return (invoke \"echo\" (u32.const 7)) (u32.const 7))\n"
     );
     for report in [
-        run_str(&crate::jit(), "mismatch.wast", &script),
-        run_str(&crate::interp(), "mismatch.wast", &script),
+        run_str(&crate::jit(), "mismatch.wast", &script, Options::default()),
+        run_str(
+            &crate::interp(),
+            "mismatch.wast",
+            &script,
+            Options::default(),
+        ),
     ] {
         assert_eq!(report.passed, 2, "{:?}", report.failed);
         let lines: Vec<usize> = report.failed.iter().map(|f| f.line).collect();
@@ -222,7 +258,7 @@ fn invoke_needs_a_live_instance() {
          (component (import \"not-provided\" (func)))\n\
          (assert_return (invoke \"echo\" (u32.const 1)) (u32.const 1))\n"
     );
-    let report = run_str(&crate::interp(), "live.wast", &script);
+    let report = run_str(&crate::interp(), "live.wast", &script, Options::default());
     let lines: Vec<usize> = report.failed.iter().map(|f| f.line).collect();
     assert_eq!(lines, [1, 9, 10], "{:?}", report.failed);
     assert_eq!(report.passed, 1);

@@ -47,8 +47,9 @@ use crate::error::Trap;
 use crate::types::ResourceType;
 
 /// The largest string, in bytes of its guest encoding, that is lifted or
-/// lowered (the spec's `MAX_STRING_BYTE_LENGTH`).
-pub const MAX_STRING_BYTE_LENGTH: u32 = (1 << 28) - 1;
+/// lowered (the spec's `MAX_STRING_BYTE_LENGTH`, as wasmtime has it too);
+/// what fits memory is the practical limit.
+pub const MAX_STRING_BYTE_LENGTH: u32 = (1 << 31) - 1;
 
 /// The largest list, in bytes of guest memory, that is lifted or lowered
 /// (the spec's `MAX_LIST_BYTE_LENGTH`). Elements of size zero count as one

@@ -207,8 +207,8 @@ fn cases() -> Vec<Case> {
         // Lengths.
         abi(
             "string longer than the maximum",
-            "string byte length 268435456 exceeds the maximum (268435455)",
-            lift(Utf8, Type::String, &[0, 1 << 28]),
+            "string byte length 2147483648 exceeds the maximum (2147483647)",
+            lift(Utf8, Type::String, &[0, i32::MIN]),
         ),
         abi(
             "utf-16 length whose byte length overflows 32 bits",
@@ -221,7 +221,7 @@ fn cases() -> Vec<Case> {
             lift(
                 CompactUtf16,
                 Type::String,
-                &[0, (0x8000_0000u32 | (1 << 28)) as i32],
+                &[0, (0x8000_0000u32 | (1 << 30)) as i32],
             ),
         ),
         abi(
