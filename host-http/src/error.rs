@@ -806,7 +806,11 @@ impl Error {
         Error(Box::new((kind, message.into())))
     }
     pub(crate) fn load(e: engine_abi::Error) -> Error {
-        Error::new(ErrorKind::Load, format!("invalid component: {e}"))
+        let what = match e.kind() {
+            engine_abi::ErrorKind::Unsupported => "component not supported",
+            _ => "invalid component",
+        };
+        Error::new(ErrorKind::Load, format!("{what}: {e}"))
     }
     pub(crate) fn link(e: engine_abi::Error) -> Error {
         Error::new(ErrorKind::Link, e.to_string())

@@ -893,3 +893,56 @@ fn unknown_import_is_a_clear_error() {
     assert_eq!(e.kind(), ErrorKind::Link, "{e}");
     assert!(e.to_string().contains("cohost:missing/thing"), "{e}");
 }
+
+/// What a wasi:http host does with root-level component imports and
+/// exports it has no use for: a component that imports a component or a
+/// core module is refused at load, naming the import (the host has none to
+/// give; the component itself is valid); an exported component is left
+/// alone, as any export but the handler is.
+#[test]
+fn root_component_imports_and_exports() {
+    let handler = |extra: &str| {
+        format!(
+            r#"(component
+        {extra}
+        (core module $m
+            (func (export "handle") (param i32 i32)))
+        (core instance $i (instantiate $m))
+        (import "wasi:http/types@0.2.12" (instance $types
+            (export "incoming-request" (type (sub resource)))
+            (export "response-outparam" (type (sub resource)))))
+        (alias export $types "incoming-request" (type $ir))
+        (alias export $types "response-outparam" (type $ro))
+        (func $handle (param "request" (own $ir)) (param "response-out" (own $ro))
+            (canon lift (core func $i "handle")))
+        (instance $h (export "handle" (func $handle)))
+        (export "wasi:http/incoming-handler@0.2.12" (instance $h))
+    )"#
+        )
+    };
+    for (extra, name) in [
+        (r#"(import "plugin" (component))"#, "plugin"),
+        (r#"(import "blob" (core module))"#, "blob"),
+    ] {
+        let bytes = wat::parse_str(handler(extra)).unwrap();
+        for e in [
+            Handler::new(&interp(), &bytes, Config::default()).err(),
+            Handler::new(&jit(), &bytes, Config::default()).err(),
+        ] {
+            let e = e.expect("the host supplies no components or modules");
+            assert_eq!(e.kind(), ErrorKind::Load, "{e}");
+            let text = e.to_string();
+            assert!(text.starts_with("component not supported: "), "{e}");
+            assert!(
+                text.contains(&format!("import `{name}`: the host cannot supply")),
+                "{e}"
+            );
+        }
+    }
+    let bytes = wat::parse_str(handler(
+        r#"(component $extra) (export "extra" (component $extra))"#,
+    ))
+    .unwrap();
+    Handler::new(&interp(), &bytes, Config::default()).expect("an extra exported component");
+    Handler::new(&jit(), &bytes, Config::default()).expect("an extra exported component");
+}

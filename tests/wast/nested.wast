@@ -267,3 +267,35 @@
     (instance (instantiate $inner))
   )
   "out of bounds memory access")
+
+;; outer aliases of count 0 name the component's own index spaces: a core
+;; module and a component aliased from the component itself, and one
+;; reached from two levels in
+(component $self
+  (core module $m (func (export "f") (result i32) (i32.const 5)))
+  (alias outer $self $m (core module $again))
+  (core instance $i (instantiate $again))
+  (func (export "from-module") (result u32) (canon lift (core func $i "f")))
+  (component $c
+    (core module $n (func (export "g") (result i32) (i32.const 6)))
+    (core instance $j (instantiate $n))
+    (func (export "g") (result u32) (canon lift (core func $j "g")))
+  )
+  (alias outer $self $c (component $c-again))
+  (instance $ci (instantiate $c-again))
+  (export "from-component" (func $ci "g"))
+  (component $a
+    (component $b
+      (alias outer $self $m (core module $mm))
+      (core instance $k (instantiate $mm))
+      (func (export "f") (result u32) (canon lift (core func $k "f")))
+    )
+    (instance $bi (instantiate $b))
+    (export "f" (func $bi "f"))
+  )
+  (instance $ai (instantiate $a))
+  (export "two-levels" (func $ai "f"))
+)
+(assert_return (invoke "from-module") (u32.const 5))
+(assert_return (invoke "from-component") (u32.const 6))
+(assert_return (invoke "two-levels") (u32.const 5))

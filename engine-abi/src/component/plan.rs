@@ -735,6 +735,9 @@ impl<'a> Planner<'a, '_> {
                 cx.push_core(*kind, def)?;
             }
             Item::Alias(AliasDef::Outer { kind, count, index }) => {
+                // Count 0 names this component's own index spaces; 1 the
+                // enclosing component's as this one was defined in it, and
+                // so on out.
                 let mut scope = &cx.scope;
                 for _ in 1..*count {
                     scope = scope
@@ -742,13 +745,24 @@ impl<'a> Planner<'a, '_> {
                         .as_ref()
                         .ok_or_else(|| Error::invalid("outer alias count out of bounds"))?;
                 }
+                let own = *count == 0;
                 match kind {
                     ComponentOuterAliasKind::CoreModule => {
-                        let m = *get(&scope.modules, *index, "module")?;
+                        let modules = if own {
+                            &cx.core_modules
+                        } else {
+                            &scope.modules
+                        };
+                        let m = *get(modules, *index, "module")?;
                         cx.core_modules.push(m);
                     }
                     ComponentOuterAliasKind::Component => {
-                        let c = get(&scope.components, *index, "component")?.clone();
+                        let components = if own {
+                            &cx.components
+                        } else {
+                            &scope.components
+                        };
+                        let c = get(components, *index, "component")?.clone();
                         cx.components.push(c);
                     }
                     ComponentOuterAliasKind::Type => cx.type_count += 1,
