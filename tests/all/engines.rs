@@ -3,7 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use engine_abi::engine::{CoreFuncType, CoreType, CoreVal, Engine, Extern, HostError, StoreLimits};
+use engine_abi::engine::{
+    CoreFuncType, CoreType, CoreVal, Engine, Extern, HostError, HostFunc, StoreLimits,
+};
 use engine_abi::error::TrapKind;
 
 use crate::{block_on, interp, jit};
@@ -32,6 +34,32 @@ struct Task {
 const TASKS: u32 = 40;
 const STEPS: i32 = 25;
 
+/// `GUEST` instantiated in `store` with `wait` (`i32 -> i32`) as its one
+/// import.
+async fn instantiate_guest<E: Engine, T: Send + 'static>(
+    store: &mut E::Store<T>,
+    module: &E::Module,
+    wait: HostFunc<E, T>,
+) -> E::Instance {
+    let ty = CoreFuncType::new([CoreType::I32], [CoreType::I32]);
+    let wait = E::host_func(store, &ty, wait);
+    E::instantiate(store, module, &[Extern::Func(wait)])
+        .await
+        .unwrap()
+}
+
+/// The exported function `name` of `instance`.
+fn export_func<E: Engine, T: Send + 'static>(
+    store: &mut E::Store<T>,
+    instance: E::Instance,
+    name: &str,
+) -> E::Func {
+    match E::export(store, instance, name) {
+        Some(Extern::Func(f)) => f,
+        _ => panic!("no {name} export"),
+    }
+}
+
 async fn run_task<E: Engine>(
     engine: E,
     module: E::Module,
@@ -46,30 +74,21 @@ async fn run_task<E: Engine>(
         },
         StoreLimits::default(),
     );
-    let ty = CoreFuncType::new([CoreType::I32], [CoreType::I32]);
-    let wait = E::host_func(
-        &mut store,
-        &ty,
-        Arc::new(|caller, args, results| {
-            let task = caller.data_mut();
-            // Every call first suspends until the executor polls us again,
-            // then, run a second time, completes.
-            if !task.suspended {
-                task.suspended = true;
-                return Err(HostError::Suspend(Box::pin(tokio::task::yield_now())));
-            }
-            task.suspended = false;
-            task.log.lock().unwrap().push(task.id);
-            results[0] = CoreVal::I32(args[0].i32()? * 2);
-            Ok(())
-        }),
-    );
-    let instance = E::instantiate(&mut store, &module, &[Extern::Func(wait)])
-        .await
-        .unwrap();
-    let Some(Extern::Func(run)) = E::export(&mut store, instance, "run") else {
-        panic!("no run export")
-    };
+    let wait: HostFunc<E, Task> = Arc::new(|caller, args, results| {
+        let task = caller.data_mut();
+        // Every call first suspends until the executor polls us again,
+        // then, run a second time, completes.
+        if !task.suspended {
+            task.suspended = true;
+            return Err(HostError::Suspend(Box::pin(tokio::task::yield_now())));
+        }
+        task.suspended = false;
+        task.log.lock().unwrap().push(task.id);
+        results[0] = CoreVal::I32(args[0].i32()? * 2);
+        Ok(())
+    });
+    let instance = instantiate_guest::<E, _>(&mut store, &module, wait).await;
+    let run = export_func::<E, _>(&mut store, instance, "run");
     let mut out = [CoreVal::I32(0)];
     E::call(&mut store, run, &[CoreVal::I32(STEPS)], &mut out)
         .await
@@ -108,18 +127,10 @@ async fn interleave<E: Engine>(engine: E) {
 async fn always_suspending<E: Engine>(engine: E) -> bool {
     let module = engine.compile(&wat::parse_str(GUEST).unwrap()).unwrap();
     let mut store = engine.new_store((), StoreLimits::default());
-    let ty = CoreFuncType::new([CoreType::I32], [CoreType::I32]);
-    let wait = E::host_func(
-        &mut store,
-        &ty,
-        Arc::new(|_, _, _| Err(HostError::Suspend(Box::pin(std::future::ready(()))))),
-    );
-    let instance = E::instantiate(&mut store, &module, &[Extern::Func(wait)])
-        .await
-        .unwrap();
-    let Some(Extern::Func(run)) = E::export(&mut store, instance, "run") else {
-        panic!("no run export")
-    };
+    let wait: HostFunc<E, ()> =
+        Arc::new(|_, _, _| Err(HostError::Suspend(Box::pin(std::future::ready(())))));
+    let instance = instantiate_guest::<E, _>(&mut store, &module, wait).await;
+    let run = export_func::<E, _>(&mut store, instance, "run");
     let mut out = [CoreVal::I32(0)];
     let call = E::call(&mut store, run, &[CoreVal::I32(1)], &mut out);
     tokio::time::timeout(std::time::Duration::from_millis(200), call)
@@ -152,24 +163,14 @@ fn suspending_calls_interleave_on_one_thread() {
 async fn traps<E: Engine>(engine: E) {
     let module = engine.compile(&wat::parse_str(GUEST).unwrap()).unwrap();
     let mut store = engine.new_store((), StoreLimits::default());
-    let ty = CoreFuncType::new([CoreType::I32], [CoreType::I32]);
-    let wait = E::host_func(
-        &mut store,
-        &ty,
-        Arc::new(|_, _, _| Err(HostError::Trap(engine_abi::Trap::host("host says no")))),
-    );
-    let instance = E::instantiate(&mut store, &module, &[Extern::Func(wait)])
-        .await
-        .unwrap();
-    let Some(Extern::Func(boom)) = E::export(&mut store, instance, "boom") else {
-        panic!()
-    };
+    let wait: HostFunc<E, ()> =
+        Arc::new(|_, _, _| Err(HostError::Trap(engine_abi::Trap::host("host says no"))));
+    let instance = instantiate_guest::<E, _>(&mut store, &module, wait).await;
+    let boom = export_func::<E, _>(&mut store, instance, "boom");
     let err = E::call(&mut store, boom, &[], &mut []).await.unwrap_err();
     assert_eq!(err.kind(), TrapKind::Wasm);
     assert_eq!(err.message(), "wasm `unreachable` instruction executed");
-    let Some(Extern::Func(run)) = E::export(&mut store, instance, "run") else {
-        panic!()
-    };
+    let run = export_func::<E, _>(&mut store, instance, "run");
     let err = E::call(&mut store, run, &[CoreVal::I32(1)], &mut [CoreVal::I32(0)])
         .await
         .unwrap_err();

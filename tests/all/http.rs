@@ -227,6 +227,14 @@ pub(crate) fn get(addr: SocketAddr, path: &str) -> Response {
     Conn::open(addr).request("GET", path, None)
 }
 
+/// `n` GETs of `path` at once, each on its own connection and thread.
+pub(crate) fn get_at_once(addr: SocketAddr, path: &'static str, n: usize) -> Vec<Response> {
+    let threads: Vec<_> = (0..n)
+        .map(|_| std::thread::spawn(move || get(addr, path)))
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
 both_engines!(
     hello,
     keep_alive,
@@ -396,14 +404,8 @@ fn sleep<E: Engine>(e: E) {
     assert!(t.elapsed() >= Duration::from_millis(50));
     // Sleeping guests park tasks, not threads: many at once take ~one sleep.
     let t = Instant::now();
-    let threads: Vec<_> = (0..20)
-        .map(|_| {
-            let addr = s.addr;
-            std::thread::spawn(move || get(addr, "/sleep/300").status)
-        })
-        .collect();
-    for t in threads {
-        assert_eq!(t.join().unwrap(), 200);
+    for r in get_at_once(s.addr, "/sleep/300", 20) {
+        assert_eq!(r.status, 200);
     }
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 }
@@ -760,15 +762,7 @@ fn pooled_jit() {
     let engine = backend_wasmtime::WasmtimeEngine::with_config(&config).unwrap();
     let handler = Handler::new(&engine, &bytes, Config::default()).unwrap();
     let s = serve_handler(handler, ServerConfig::default());
-    let at_once = |n: usize| -> Vec<Response> {
-        let threads: Vec<_> = (0..n)
-            .map(|_| {
-                let addr = s.addr;
-                std::thread::spawn(move || get(addr, "/sleep/300"))
-            })
-            .collect();
-        threads.into_iter().map(|t| t.join().unwrap()).collect()
-    };
+    let at_once = |n: usize| get_at_once(s.addr, "/sleep/300", n);
     for r in at_once(4) {
         assert_eq!((r.status, r.text().as_str()), (200, "slept 300"));
     }
@@ -864,46 +858,11 @@ fn missing_export_is_a_clear_error() {
     );
 }
 
-#[test]
-fn unknown_import_is_a_clear_error() {
-    // hello.wat with one more import the host does not have.
-    let wat = r#"(component
-        (import "cohost:missing/thing@1.0.0" (instance
-            (export "frob" (func))))
-        (core module $m
-            (func (export "handle") (param i32 i32)))
-        (core instance $i (instantiate $m))
-        (import "wasi:http/types@0.2.12" (instance $types
-            (export "incoming-request" (type (sub resource)))
-            (export "response-outparam" (type (sub resource)))))
-        (alias export $types "incoming-request" (type $ir))
-        (alias export $types "response-outparam" (type $ro))
-        (func $handle (param "request" (own $ir)) (param "response-out" (own $ro))
-            (canon lift (core func $i "handle")))
-        (instance $h (export "handle" (func $handle)))
-        (export "wasi:http/incoming-handler@0.2.12" (instance $h))
-    )"#;
-    let bytes = match wat::parse_str(wat) {
-        Ok(b) => b,
-        Err(e) => panic!("test component: {e}"),
-    };
-    let e = Handler::new(&interp(), &bytes, Config::default())
-        .err()
-        .expect("an unknown import fails to link");
-    assert_eq!(e.kind(), ErrorKind::Link, "{e}");
-    assert!(e.to_string().contains("cohost:missing/thing"), "{e}");
-}
-
-/// What a wasi:http host does with root-level component imports and
-/// exports it has no use for: a component that imports a component or a
-/// core module is refused at load, naming the import (the host has none to
-/// give; the component itself is valid); an exported component is left
-/// alone, as any export but the handler is.
-#[test]
-fn root_component_imports_and_exports() {
-    let handler = |extra: &str| {
-        format!(
-            r#"(component
+/// A wasi:http/proxy component in WAT whose handler does nothing, with
+/// `extra` (imports, definitions, exports) at its root.
+fn minimal_proxy(extra: &str) -> Vec<u8> {
+    let wat = format!(
+        r#"(component
         {extra}
         (core module $m
             (func (export "handle") (param i32 i32)))
@@ -918,13 +877,39 @@ fn root_component_imports_and_exports() {
         (instance $h (export "handle" (func $handle)))
         (export "wasi:http/incoming-handler@0.2.12" (instance $h))
     )"#
-        )
-    };
+    );
+    match wat::parse_str(&wat) {
+        Ok(b) => b,
+        Err(e) => panic!("test component: {e}"),
+    }
+}
+
+#[test]
+fn unknown_import_is_a_clear_error() {
+    // A handler with one more import the host does not have.
+    let bytes = minimal_proxy(
+        r#"(import "cohost:missing/thing@1.0.0" (instance
+            (export "frob" (func))))"#,
+    );
+    let e = Handler::new(&interp(), &bytes, Config::default())
+        .err()
+        .expect("an unknown import fails to link");
+    assert_eq!(e.kind(), ErrorKind::Link, "{e}");
+    assert!(e.to_string().contains("cohost:missing/thing"), "{e}");
+}
+
+/// What a wasi:http host does with root-level component imports and
+/// exports it has no use for: a component that imports a component or a
+/// core module is refused at load, naming the import (the host has none to
+/// give; the component itself is valid); an exported component is left
+/// alone, as any export but the handler is.
+#[test]
+fn root_component_imports_and_exports() {
     for (extra, name) in [
         (r#"(import "plugin" (component))"#, "plugin"),
         (r#"(import "blob" (core module))"#, "blob"),
     ] {
-        let bytes = wat::parse_str(handler(extra)).unwrap();
+        let bytes = minimal_proxy(extra);
         for e in [
             Handler::new(&interp(), &bytes, Config::default()).err(),
             Handler::new(&jit(), &bytes, Config::default()).err(),
@@ -939,10 +924,7 @@ fn root_component_imports_and_exports() {
             );
         }
     }
-    let bytes = wat::parse_str(handler(
-        r#"(component $extra) (export "extra" (component $extra))"#,
-    ))
-    .unwrap();
+    let bytes = minimal_proxy(r#"(component $extra) (export "extra" (component $extra))"#);
     Handler::new(&interp(), &bytes, Config::default()).expect("an extra exported component");
     Handler::new(&jit(), &bytes, Config::default()).expect("an extra exported component");
 }

@@ -276,25 +276,14 @@ fn check_lift(
 
 #[test]
 fn lift_random_memory_agrees_with_wasmtime() {
-    let cases = crate::fuzz_cases(512);
-    let config = ProptestConfig {
-        cases,
-        source_file: Some(file!()),
-        ..ProptestConfig::default()
-    };
-    let lifted = std::cell::Cell::new(0u32);
-    let ran = std::cell::Cell::new(0u32);
-    proptest::test_runner::TestRunner::new(config)
-        .run(&arb_lift_case(), |(ty, encoding, image, retptr)| {
-            let ok = check_lift(&ty, encoding, &image, retptr)?;
-            ran.set(ran.get() + 1);
-            lifted.set(lifted.get() + u32::from(ok));
-            Ok(())
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (lifted, ran) = crate::run_fuzz_target(
+        512,
+        file!(),
+        arb_lift_case(),
+        |(ty, encoding, image, retptr)| check_lift(&ty, encoding, &image, retptr),
+    );
     // The images are biased so that both outcomes are common: a run where
     // nearly everything traps (or nothing does) tests little.
-    let (lifted, ran) = (lifted.get(), ran.get());
     eprintln!("lift: {lifted} of {ran} random memories lifted");
     assert!(
         ran < 20 || (lifted >= ran / 5 && ran - lifted >= ran / 5),
@@ -487,22 +476,12 @@ fn check_lift_flat(
 
 #[test]
 fn lift_random_flat_arguments_agrees_with_wasmtime() {
-    let config = ProptestConfig {
-        cases: crate::fuzz_cases(512),
-        source_file: Some(file!()),
-        ..ProptestConfig::default()
-    };
-    let lifted = std::cell::Cell::new(0u32);
-    let ran = std::cell::Cell::new(0u32);
-    proptest::test_runner::TestRunner::new(config)
-        .run(&arb_flat_case(), |(ty, encoding, image, args)| {
-            let ok = check_lift_flat(&ty, encoding, &image, &args)?;
-            ran.set(ran.get() + 1);
-            lifted.set(lifted.get() + u32::from(ok));
-            Ok(())
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (lifted, ran) = (lifted.get(), ran.get());
+    let (lifted, ran) = crate::run_fuzz_target(
+        512,
+        file!(),
+        arb_flat_case(),
+        |(ty, encoding, image, args)| check_lift_flat(&ty, encoding, &image, &args),
+    );
     eprintln!("lift: {lifted} of {ran} random flat arguments lifted");
     assert!(
         ran < 20 || (lifted >= ran / 5 && ran - lifted >= ran / 5),

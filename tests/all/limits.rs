@@ -15,7 +15,7 @@ use engine_abi::engine::Engine;
 use host_http::{Config, Handler, ServerConfig};
 use http_body_util::{BodyExt, Full};
 
-use crate::http::{Conn, Response, get, serve_handler, serve_with};
+use crate::http::{Conn, Response, get, get_at_once, serve_handler, serve_with};
 use crate::{fixture, interp};
 
 /// A response collected in-process: status, body, and whether
@@ -225,17 +225,8 @@ fn instances_alive<E: Engine>(e: E) {
         let handler = Handler::new(&e, &fixture("rust-http.wasm"), config).unwrap();
         let probe = handler.clone();
         let s = serve_handler(handler, ServerConfig::default());
-        let at_once = |n: usize| -> Vec<Response> {
-            let threads: Vec<_> = (0..n)
-                .map(|_| {
-                    let addr = s.addr;
-                    std::thread::spawn(move || get(addr, "/sleep/400"))
-                })
-                .collect();
-            threads.into_iter().map(|t| t.join().unwrap()).collect()
-        };
         for _ in 0..2 {
-            let rs = at_once(3);
+            let rs = get_at_once(s.addr, "/sleep/400", 3);
             let ok = rs.iter().filter(|r| r.status == 200).count();
             let busy: Vec<&Response> = rs.iter().filter(|r| r.status == 503).collect();
             assert_eq!((ok, busy.len()), (2, 1), "reuse {reuse}");

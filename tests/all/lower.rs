@@ -16,7 +16,9 @@ use engine_abi::engine::CoreType;
 use engine_abi::types::{List, MAX_FLAT_PARAMS, Type};
 
 use crate::lift::{call_cohost, call_wasmtime, type_exports};
-use crate::roundtrip::{arb_encoding, arb_type, arb_val, canonical, encoding_option, wat_type};
+use crate::roundtrip::{
+    arb_encoding, arb_type, arb_val, bump_realloc, canonical, encoding_option, wat_type,
+};
 use crate::{block_on, interp, jit};
 
 /// How many `realloc` calls the table decides; later ones are honest.
@@ -103,19 +105,7 @@ fn lowering_component(ty: &Type, encoding: StringEncoding, table: &[u32]) -> Str
     (global $next (mut i32) (i32.const 0))
     (global $bump (mut i32) (i32.const {HEAP_AT}))
     ;; An honest allocator: shrinking keeps the block, growing copies it.
-    (func $fresh (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
-      (local $p i32)
-      (if (i32.and (i32.ne (local.get $old) (i32.const 0)) (i32.le_u (local.get $size) (local.get $old_size)))
-        (then (return (local.get $old))))
-      (local.set $p (i32.and (i32.add (global.get $bump) (i32.sub (local.get $align) (i32.const 1)))
-                             (i32.sub (i32.const 0) (local.get $align))))
-      (global.set $bump (i32.add (local.get $p) (local.get $size)))
-      (if (i32.gt_u (global.get $bump) (i32.mul (memory.size) (i32.const 65536)))
-        (then (if (i32.eq (memory.grow (i32.add (i32.shr_u (local.get $size) (i32.const 16)) (i32.const 1))) (i32.const -1))
-          (then unreachable))))
-      (if (i32.ne (local.get $old) (i32.const 0))
-        (then (memory.copy (local.get $p) (local.get $old) (local.get $old_size))))
-      (local.get $p))
+    {fresh}
     (func (export "realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
       (local $e i32)
       (local.set $e (i32.const {FRESH}))
@@ -142,6 +132,7 @@ fn lowering_component(ty: &Type, encoding: StringEncoding, table: &[u32]) -> Str
   (func (export "f") (param "x" {t}) (result u32)
     (canon lift (core func $i "f") (memory $memory) (realloc $realloc) {enc}))
 )"#,
+        fresh = bump_realloc("$fresh"),
         types = type_exports(&defs),
         table = crate::lift::data_string(&table),
         FRESH = FRESH as i32,
@@ -199,22 +190,12 @@ fn check_lower(
 
 #[test]
 fn lower_into_hostile_realloc_agrees_with_wasmtime() {
-    let config = ProptestConfig {
-        cases: crate::fuzz_cases(512),
-        source_file: Some(file!()),
-        ..ProptestConfig::default()
-    };
-    let ok = std::cell::Cell::new(0u32);
-    let ran = std::cell::Cell::new(0u32);
-    proptest::test_runner::TestRunner::new(config)
-        .run(&arb_lower_case(), |(ty, val, encoding, table)| {
-            let lowered = check_lower(&ty, &val, encoding, &table)?;
-            ran.set(ran.get() + 1);
-            ok.set(ok.get() + u32::from(lowered));
-            Ok(())
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (ok, ran) = (ok.get(), ran.get());
+    let (ok, ran) = crate::run_fuzz_target(
+        512,
+        file!(),
+        arb_lower_case(),
+        |(ty, val, encoding, table)| check_lower(&ty, &val, encoding, &table),
+    );
     eprintln!("lower: {ok} of {ran} calls into a hostile realloc succeeded");
     assert!(
         ran < 20 || (ok >= ran / 5 && ran - ok >= ran / 10),

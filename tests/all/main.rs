@@ -91,6 +91,34 @@ pub fn fuzz_cases(default: u32) -> u32 {
     }
 }
 
+/// Run the fuzz target `check` on [`fuzz_cases`]`(default)` values of
+/// `strategy` (regressions saved beside `source_file`, the caller's
+/// `file!()`), panicking with the shrunk case on a failure; returns how
+/// many cases `check` called a success (`Ok(true)`), and how many ran.
+pub fn run_fuzz_target<S: proptest::strategy::Strategy>(
+    default: u32,
+    source_file: &'static str,
+    strategy: S,
+    check: impl Fn(S::Value) -> Result<bool, proptest::test_runner::TestCaseError>,
+) -> (u32, u32) {
+    let config = proptest::test_runner::Config {
+        cases: fuzz_cases(default),
+        source_file: Some(source_file),
+        ..proptest::test_runner::Config::default()
+    };
+    let succeeded = Cell::new(0u32);
+    let ran = Cell::new(0u32);
+    proptest::test_runner::TestRunner::new(config)
+        .run(&strategy, |case| {
+            let ok = check(case)?;
+            ran.set(ran.get() + 1);
+            succeeded.set(succeeded.get() + u32::from(ok));
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    (succeeded.get(), ran.get())
+}
+
 /// The JIT engine.
 pub fn jit() -> backend_wasmtime::WasmtimeEngine {
     backend_wasmtime::WasmtimeEngine::new().expect("wasmtime starts")

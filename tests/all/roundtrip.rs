@@ -235,6 +235,28 @@ pub(crate) fn core(ts: &[CoreType]) -> String {
         .join(" ")
 }
 
+/// A core function `head` (`$name`, or `(export "realloc")`) with
+/// `cabi_realloc`'s signature: a bump allocator over the global `$bump`
+/// that keeps a block it is asked to shrink, copies one it grows, and grows
+/// memory as needed.
+pub(crate) fn bump_realloc(head: &str) -> String {
+    format!(
+        r#"(func {head} (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
+      (local $p i32)
+      (if (i32.and (i32.ne (local.get $old) (i32.const 0)) (i32.le_u (local.get $size) (local.get $old_size)))
+        (then (return (local.get $old))))
+      (local.set $p (i32.and (i32.add (global.get $bump) (i32.sub (local.get $align) (i32.const 1)))
+                             (i32.sub (i32.const 0) (local.get $align))))
+      (global.set $bump (i32.add (local.get $p) (local.get $size)))
+      (if (i32.gt_u (global.get $bump) (i32.mul (memory.size) (i32.const 65536)))
+        (then (if (i32.eq (memory.grow (i32.add (i32.shr_u (local.get $size) (i32.const 16)) (i32.const 1))) (i32.const -1))
+          (then unreachable))))
+      (if (i32.ne (local.get $old) (i32.const 0))
+        (then (memory.copy (local.get $p) (local.get $old) (local.get $old_size))))
+      (local.get $p))"#
+    )
+}
+
 /// A component whose export `echo: func(x: T) -> T` passes `x` to its
 /// import `id` and returns what that gives back.
 fn echo_component(ty: &Type, encoding: StringEncoding) -> String {
@@ -287,20 +309,7 @@ fn echo_component(ty: &Type, encoding: StringEncoding) -> String {
   (core module $mem
     (memory (export "memory") 1)
     (global $bump (mut i32) (i32.const 16))
-    (func (export "realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
-      (local $p i32)
-      ;; Shrinking keeps the block; growing copies it.
-      (if (i32.and (i32.ne (local.get $old) (i32.const 0)) (i32.le_u (local.get $size) (local.get $old_size)))
-        (then (return (local.get $old))))
-      (local.set $p (i32.and (i32.add (global.get $bump) (i32.sub (local.get $align) (i32.const 1)))
-                             (i32.sub (i32.const 0) (local.get $align))))
-      (global.set $bump (i32.add (local.get $p) (local.get $size)))
-      (if (i32.gt_u (global.get $bump) (i32.mul (memory.size) (i32.const 65536)))
-        (then (if (i32.eq (memory.grow (i32.add (i32.shr_u (local.get $size) (i32.const 16)) (i32.const 1))) (i32.const -1))
-          (then unreachable))))
-      (if (i32.ne (local.get $old) (i32.const 0))
-        (then (memory.copy (local.get $p) (local.get $old) (local.get $old_size))))
-      (local.get $p)))
+    {realloc})
   (core instance $mi (instantiate $mem))
   (alias core export $mi "memory" (core memory $memory))
   (alias core export $mi "realloc" (core func $realloc))
@@ -315,6 +324,7 @@ fn echo_component(ty: &Type, encoding: StringEncoding) -> String {
   (func (export "echo") (param "x" {t}) (result {t})
     (canon lift (core func $main "echo") (memory $memory) (realloc $realloc) {enc}))
 )"#,
+        realloc = bump_realloc(r#"(export "realloc")"#),
         lp = core(&lower_params),
         lr = core(&lower_results),
         p = core(&params),
