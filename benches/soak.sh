@@ -83,6 +83,18 @@ bomb GET /alloc/100000000 0 2 500"
 
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 fds() { ls "/proc/$1/fd" | wc -l; }
+# sample ENGINE SECONDS PID [PHASE]: the server's RSS and open fds, a line
+# of samples.tsv; with PHASE (start, end) also in soak.tsv, and in
+# $SAMPLE_RSS and $SAMPLE_FDS.
+sample() {
+    SAMPLE_RSS=$(rss_kib "$3")
+    SAMPLE_FDS=$(fds "$3")
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$SAMPLE_RSS" "$SAMPLE_FDS" >> "$SAMPLES"
+    if [ -n "${4:-}" ]; then
+        record "$1" "$4" rss_kib "$SAMPLE_RSS"
+        record "$1" "$4" fds "$SAMPLE_FDS"
+    fi
+}
 
 FAILED=0
 unexpected() {
@@ -108,12 +120,8 @@ soak() {
     note "$engine: warm-up"
     run taskset -c "$CLIENT_CPU" wrk -t1 -c8 -d5s "$URL/status/200" > /dev/null
     sleep 1
-    local rss0 fds0
-    rss0=$(rss_kib "$pid")
-    fds0=$(fds "$pid")
-    record "$engine" start rss_kib "$rss0"
-    record "$engine" start fds "$fds0"
-    printf '%s\t0\t%s\t%s\n' "$engine" "$rss0" "$fds0" >> "$SAMPLES"
+    sample "$engine" 0 "$pid" start
+    local rss0=$SAMPLE_RSS fds0=$SAMPLE_FDS
 
     note "$engine: soaking for ${DURATION}s"
     local started=$SECONDS
@@ -134,7 +142,7 @@ soak() {
     while [ $((SECONDS - started)) -lt "$DURATION" ]; do
         sleep 10
         kill -0 "$pid" 2> /dev/null || break
-        printf '%s\t%s\t%s\t%s\n' "$engine" $((SECONDS - started)) "$(rss_kib "$pid")" "$(fds "$pid")" >> "$SAMPLES"
+        sample "$engine" $((SECONDS - started)) "$pid"
     done
     wait "${pids[@]}" || true
     # Let the abandoned requests run out (sleeps, loops at their budget).
@@ -143,12 +151,8 @@ soak() {
         unexpected "$engine" "the server died: $(tail -3 "$slog")"
         return 0
     fi
-    local rss1 fds1
-    rss1=$(rss_kib "$pid")
-    fds1=$(fds "$pid")
-    record "$engine" end rss_kib "$rss1"
-    record "$engine" end fds "$fds1"
-    printf '%s\t%s\t%s\t%s\n' "$engine" $((SECONDS - started)) "$rss1" "$fds1" >> "$SAMPLES"
+    sample "$engine" $((SECONDS - started)) "$pid" end
+    local rss1=$SAMPLE_RSS fds1=$SAMPLE_FDS
     local last
     last=$(curl -s -o /dev/null -w '%{http_code}' "$URL/status/200" || true)
     record "$engine" last-get status "$last"
