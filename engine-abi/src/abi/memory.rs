@@ -21,6 +21,13 @@ pub(crate) fn check_align(ptr: u32, align: u32, what: &str) -> Result<(), Trap> 
     }
 }
 
+/// Whether `what` (the name a trap gives a block of memory) is a string's
+/// or a list's contents, whose bounds traps carry the suites' `… content
+/// out-of-bounds` phrase.
+fn has_contents(what: &str) -> bool {
+    matches!(what, "string" | "list")
+}
+
 /// Trap unless `ptr .. ptr + len` lies inside a memory of `mem_len` bytes.
 /// A string's or a list's contents out of bounds trap with the phrases
 /// component-model test suites look for (wasmtime's adapters say `string
@@ -33,12 +40,13 @@ pub(crate) fn check_bounds(mem_len: usize, ptr: u32, len: u64, what: &str) -> Re
             let detail = format!(
                 "{what} pointer {ptr:#x} + length {len} out of bounds of memory ({mem_len} bytes)"
             );
-            Err(Trap::abi(match what {
-                "string" | "list" => format!(
+            Err(Trap::abi(if has_contents(what) {
+                format!(
                     "{what} content out-of-bounds: {what} pointer/length out of bounds of \
                      memory: {detail}"
-                ),
-                _ => detail,
+                )
+            } else {
+                detail
             }))
         }
     }
@@ -168,9 +176,10 @@ pub(crate) fn realloc<C: AbiContext + ?Sized>(
         Some(end) if end <= mem_len as u64 => Ok(ptr),
         _ => {
             // wasmtime's adapters report this as the content out of bounds.
-            let content = match what {
-                "string" | "list" => format!(" ({what} content out-of-bounds)"),
-                _ => String::new(),
+            let content = if has_contents(what) {
+                format!(" ({what} content out-of-bounds)")
+            } else {
+                String::new()
             };
             Err(Trap::abi(format!(
                 "realloc return: beyond end of memory{content}: {what} pointer {ptr:#x} + length \
