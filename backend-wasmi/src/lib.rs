@@ -26,8 +26,8 @@ mod start;
 use std::sync::Arc;
 
 use engine_abi::engine::{
-    Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, EngineConfig, Extern, HostError,
-    HostFunc, HostFuncDef, Nesting, Readiness, SmallVals, StoreLimits,
+    Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, EngineConfig, Extern, GuestCall,
+    HostError, HostFunc, HostFuncDef, Nesting, Readiness, SmallVals, StoreLimits,
 };
 use engine_abi::error::{Error, Trap, TrapKind, WasmTrap};
 use wasmi::ResumableCall;
@@ -114,12 +114,19 @@ pub struct WasmiModule {
     start_export: Option<Arc<str>>,
 }
 
-/// A host function's suspension, parked in the store until the guest's call
-/// is resumed.
-struct Pending<T: Send + 'static> {
-    ready: Readiness,
-    func: HostFunc<WasmiEngine, T>,
-    args: Vec<CoreVal>,
+/// What a host function that did not finish at once parked in the store,
+/// for the guest's call to await before it resumes.
+enum Pending<T: Send + 'static> {
+    /// It asked to suspend: readiness, then it runs again with the same
+    /// arguments.
+    Ready {
+        ready: Readiness,
+        func: HostFunc<WasmiEngine, T>,
+        args: Vec<CoreVal>,
+    },
+    /// It handed on a guest call ([`Caller::call_then`]): the call, then
+    /// its continuation.
+    Call(GuestCall<WasmiEngine, T>),
 }
 
 /// Fuel of one time slice: after it a guest yields to the executor (about a
@@ -190,6 +197,9 @@ pub struct StoreData<T: Send + 'static> {
     limits: Limiter,
     deadline: Option<std::time::Instant>,
     pending: Option<Pending<T>>,
+    /// The guest call the running host function handed on, until
+    /// [`run_host`] parks it.
+    handed_on: Option<GuestCall<WasmiEngine, T>>,
     /// How many nested (non-resumable) calls are running.
     nested: Nesting,
 }
@@ -426,8 +436,22 @@ macro_rules! wasmi_caller {
             ) -> Result<(), Trap> {
                 call_nested(&mut *self.0, func, args, results)
             }
+            fn call_then(&mut self, call: GuestCall<WasmiEngine, T>) -> HostError {
+                self.0.data_mut().handed_on = Some(call);
+                HostError::Call
+            }
         }
     };
+}
+
+/// The guest call a host function that returned [`HostError::Call`]
+/// handed on, or the trap of one that handed none.
+fn take_handed_on<T: Send + 'static>(
+    data: &mut StoreData<T>,
+) -> Result<GuestCall<WasmiEngine, T>, Trap> {
+    data.handed_on
+        .take()
+        .ok_or_else(engine_abi::engine::call_without_guest_call)
 }
 
 wasmi_caller!(&mut wasmi::Caller<'_, StoreData<T>>);
@@ -466,14 +490,76 @@ fn run_host<T: Send + 'static>(
             data.nested
                 .may_suspend()
                 .map_err(|t| wasmi::Error::host(HostTrap(t)))?;
-            data.pending = Some(Pending {
+            data.pending = Some(Pending::Ready {
                 ready,
                 func: func.clone(),
                 args: args.to_vec(),
             });
             Err(wasmi::Error::host(Suspended))
         }
+        Err(HostError::Call) => {
+            let call =
+                take_handed_on(caller.data_mut()).map_err(|t| wasmi::Error::host(HostTrap(t)))?;
+            // Inside a call that cannot suspend, the call handed on runs in
+            // place, as any nested call does.
+            if caller.data().nested.is_nested() {
+                call.run_nested(&mut WasmiCaller(&mut *caller), &mut outs)
+                    .map_err(|t| wasmi::Error::host(HostTrap(t)))?;
+                return Ok(outs);
+            }
+            caller.data_mut().pending = Some(Pending::Call(call));
+            Err(wasmi::Error::host(Suspended))
+        }
     }
+}
+
+/// Finish the host function that parked `pending`: await its readiness and
+/// run it again, or make the guest call it handed on (a resumable call of
+/// its own, which may suspend in turn, while the caller's stays parked) and
+/// run its continuation; until it returns its `n` results.
+fn finish_pending<T: Send + 'static>(
+    store: &mut wasmi::Store<StoreData<T>>,
+    mut pending: Pending<T>,
+    n: usize,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<CoreVal>, Trap>> + Send + '_>> {
+    // Boxed: a guest call here is a `WasmiEngine::call`, which may park a
+    // host function that comes back here.
+    Box::pin(async move {
+        let mut host_outs = vec![CoreVal::I32(0); n];
+        loop {
+            let outcome = match pending {
+                Pending::Ready { ready, func, args } => {
+                    ready.await;
+                    // A host function whose readiness is always ready but
+                    // that suspends again would otherwise spin here without
+                    // ever giving the executor (and the request's timeout) a
+                    // turn.
+                    tokio::task::coop::consume_budget().await;
+                    match func(&mut WasmiCaller(&mut *store), &args, &mut host_outs) {
+                        Err(HostError::Suspend(ready)) => {
+                            pending = Pending::Ready { ready, func, args };
+                            continue;
+                        }
+                        outcome => outcome,
+                    }
+                }
+                Pending::Call(call) => {
+                    let mut outs = vec![CoreVal::I32(0); call.results];
+                    WasmiEngine::call(store, call.func, &call.args, &mut outs).await?;
+                    (call.then)(&mut WasmiCaller(&mut *store), &outs, &mut host_outs)
+                        .map_err(HostError::Trap)
+                }
+            };
+            match outcome {
+                Ok(()) => return Ok(host_outs),
+                Err(HostError::Trap(t)) => return Err(t),
+                Err(HostError::Call) => pending = Pending::Call(take_handed_on(store.data_mut())?),
+                Err(HostError::Suspend(_)) => {
+                    unreachable!("a host function that suspends again is awaited above")
+                }
+            }
+        }
+    })
 }
 
 /// A wasmi function around `func` with signature `core`.
@@ -640,6 +726,7 @@ impl Engine for WasmiEngine {
                 limits,
                 deadline,
                 pending: None,
+                handed_on: None,
                 nested: Nesting::default(),
             },
         );
@@ -779,25 +866,11 @@ impl Engine for WasmiEngine {
             match state {
                 ResumableCall::Finished => break,
                 ResumableCall::HostTrap(invocation) => {
-                    let Some(mut pending) = store.data_mut().pending.take() else {
+                    let Some(pending) = store.data_mut().pending.take() else {
                         return Err(to_trap(invocation.host_error()));
                     };
-                    let host_results = loop {
-                        pending.ready.await;
-                        // A host function whose readiness is always ready
-                        // but that suspends again would otherwise spin here
-                        // without ever giving the executor (and the
-                        // request's timeout) a turn.
-                        tokio::task::coop::consume_budget().await;
-                        let n = invocation.host_func().ty(&*store).results().len();
-                        let mut host_outs = vec![CoreVal::I32(0); n];
-                        let mut caller = WasmiCaller(&mut *store);
-                        match (pending.func)(&mut caller, &pending.args, &mut host_outs) {
-                            Ok(()) => break host_outs,
-                            Err(HostError::Trap(t)) => return Err(t),
-                            Err(HostError::Suspend(ready)) => pending.ready = ready,
-                        }
-                    };
+                    let n = invocation.host_func().ty(&*store).results().len();
+                    let host_results = finish_pending(store, pending, n).await?;
                     let inputs: Vec<wasmi::Val> = host_results.into_iter().map(to_val).collect();
                     state = invocation
                         .resume(&mut *store, &inputs, &mut outs)

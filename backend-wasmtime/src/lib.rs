@@ -17,7 +17,8 @@ use std::task::{Context, Poll, Waker};
 
 use engine_abi::engine::{
     CacheStats, Caller, CoreFuncType, CoreType, CoreVal, CoreVals, Engine, EngineConfig, Extern,
-    HostError, HostFunc, HostFuncDef, Nesting, PoolConfig, SmallVals, StoreLimits,
+    GuestCall, HostError, HostFunc, HostFuncDef, Nesting, PoolConfig, Readiness, SmallVals,
+    StoreLimits,
 };
 use engine_abi::error::{Error, Trap, WasmTrap};
 
@@ -184,6 +185,9 @@ pub struct StoreData<T> {
     /// ([`call_in_place`]), where the epoch callback cannot yield to the
     /// executor.
     in_place: u32,
+    /// The guest call the running host function handed on
+    /// ([`Caller::call_then`]), until its [`call_host`] takes it.
+    handed_on: Option<GuestCall<WasmtimeEngine, T>>,
 }
 
 fn out_of_time<T>(data: &StoreData<T>) -> bool {
@@ -396,6 +400,22 @@ impl<T: Send + 'static> Caller<WasmtimeEngine, T> for HostCaller<'_, '_, '_, T> 
     ) -> Result<(), Trap> {
         call_in_place(&mut *self.caller, self.cx, func, args, results)
     }
+    fn call_then(&mut self, call: GuestCall<WasmtimeEngine, T>) -> HostError {
+        self.caller.data_mut().handed_on = Some(call);
+        HostError::Call
+    }
+}
+
+/// The guest call a host function that returned [`HostError::Call`]
+/// handed on, or the trap of one that handed none.
+fn take_handed_on<T: Send + 'static>(
+    caller: &mut wasmtime::Caller<'_, StoreData<T>>,
+) -> Result<GuestCall<WasmtimeEngine, T>, Trap> {
+    caller
+        .data_mut()
+        .handed_on
+        .take()
+        .ok_or_else(engine_abi::engine::call_without_guest_call)
 }
 
 /// Host functions defined once in a wasmtime [`Linker`](wasmtime::Linker)
@@ -436,14 +456,18 @@ fn call_host_sync<T: Send + 'static>(
         .map_err(|t| wasmtime::Error::new(HostTrap(t)))?;
     let mut outs = CoreVals::zeros(results.len());
     let mut cx = Context::from_waker(Waker::noop());
-    let outcome = func(
-        &mut HostCaller {
-            caller: &mut caller,
-            cx: &mut cx,
-        },
-        &args,
-        &mut outs,
-    );
+    let mut host = HostCaller {
+        caller: &mut caller,
+        cx: &mut cx,
+    };
+    let outcome = match func(&mut host, &args, &mut outs) {
+        // Declared never to suspend, so the call it hands on may not
+        // either: it runs in place.
+        Err(HostError::Call) => take_handed_on(host.caller)
+            .and_then(|call| call.run_nested(&mut host, &mut outs))
+            .map_err(HostError::Trap),
+        outcome => outcome,
+    };
     match outcome {
         Ok(()) => {
             for (slot, v) in results.iter_mut().zip(outs.iter()) {
@@ -452,10 +476,18 @@ fn call_host_sync<T: Send + 'static>(
             Ok(())
         }
         Err(HostError::Trap(t)) => Err(wasmtime::Error::new(HostTrap(t))),
-        Err(HostError::Suspend(_)) => Err(wasmtime::Error::new(HostTrap(
+        Err(HostError::Suspend(_) | HostError::Call) => Err(wasmtime::Error::new(HostTrap(
             engine_abi::engine::suspended_though_declared_not_to(),
         ))),
     }
+}
+
+/// What a host function that did not finish at once waits for next.
+enum Next<T: Send + 'static> {
+    /// Readiness, then the host function runs again.
+    Ready(Readiness),
+    /// The guest call it handed on, then its continuation.
+    Call(GuestCall<WasmtimeEngine, T>),
 }
 
 /// The body of every host function that may suspend: run `func` at once; only if it asks to
@@ -483,7 +515,7 @@ fn call_host<'a, T: Send + 'static>(
         &args,
         &mut outs,
     );
-    let ready = match first {
+    let next = match first {
         Ok(()) => {
             for (slot, v) in results.iter_mut().zip(outs.iter()) {
                 *slot = to_val(*v);
@@ -493,32 +525,89 @@ fn call_host<'a, T: Send + 'static>(
         Err(HostError::Trap(t)) => {
             return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(t)))));
         }
-        Err(HostError::Suspend(ready)) => ready,
-    };
-    if let Err(t) = caller.data().nested.may_suspend() {
-        return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(t)))));
-    }
-    let func = func.clone();
-    Box::new(async move {
-        let mut ready = ready;
-        loop {
-            ready.await;
-            // A readiness that is always ready, for a host function that
-            // suspends again, must not spin without giving the executor
-            // (and the request's timeout) a turn.
-            tokio::task::coop::consume_budget().await;
-            let outcome = std::future::poll_fn(|cx| {
+        Err(HostError::Suspend(ready)) => match caller.data().nested.may_suspend() {
+            Ok(()) => Next::Ready(ready),
+            Err(t) => return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(t))))),
+        },
+        Err(HostError::Call) => match take_handed_on(&mut caller) {
+            // Inside a call that cannot suspend, the call handed on runs
+            // in place, as any nested call does.
+            Ok(call) if caller.data().nested.is_nested() => {
                 let mut host = HostCaller {
                     caller: &mut caller,
-                    cx,
+                    cx: &mut cx,
                 };
-                Poll::Ready(func(&mut host, &args, &mut outs))
-            })
-            .await;
+                let done = call.run_nested(&mut host, &mut outs).map(|()| {
+                    for (slot, v) in results.iter_mut().zip(outs.iter()) {
+                        *slot = to_val(*v);
+                    }
+                });
+                return Box::new(std::future::ready(
+                    done.map_err(|t| wasmtime::Error::new(HostTrap(t))),
+                ));
+            }
+            Ok(call) => Next::Call(call),
+            Err(t) => return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(t))))),
+        },
+    };
+    let func = func.clone();
+    Box::new(async move {
+        let mut next = next;
+        loop {
+            let outcome = match next {
+                Next::Ready(ready) => {
+                    ready.await;
+                    // A readiness that is always ready, for a host function
+                    // that suspends again, must not spin without giving the
+                    // executor (and the request's timeout) a turn.
+                    tokio::task::coop::consume_budget().await;
+                    std::future::poll_fn(|cx| {
+                        let mut host = HostCaller {
+                            caller: &mut caller,
+                            cx,
+                        };
+                        Poll::Ready(func(&mut host, &args, &mut outs))
+                    })
+                    .await
+                }
+                Next::Call(call) => {
+                    // Awaited on this fiber: when a host function inside it
+                    // suspends, so does the caller's fiber, and the request
+                    // parks as it would for a host call of its own.
+                    let wargs = vals_of(&call.args);
+                    let mut wouts = Vals::filled(call.results, wasmtime::Val::I32(0));
+                    call.func
+                        .call_async(&mut caller, &wargs, &mut wouts)
+                        .await?;
+                    let core_results = CoreVals::try_collect(
+                        wouts.len(),
+                        CoreVal::I32(0),
+                        wouts.iter().map(from_val),
+                    )
+                    .map_err(|t| wasmtime::Error::new(HostTrap(t)))?;
+                    let mut then = Some(call.then);
+                    std::future::poll_fn(|cx| {
+                        let mut host = HostCaller {
+                            caller: &mut caller,
+                            cx,
+                        };
+                        let then = then.take().expect("polled once: it is ready at once");
+                        Poll::Ready(then(&mut host, &core_results, &mut outs))
+                    })
+                    .await
+                    .map_err(HostError::Trap)
+                }
+            };
             match outcome {
                 Ok(()) => break,
                 Err(HostError::Trap(t)) => return Err(wasmtime::Error::new(HostTrap(t))),
-                Err(HostError::Suspend(next)) => ready = next,
+                Err(HostError::Suspend(ready)) => next = Next::Ready(ready),
+                Err(HostError::Call) => {
+                    next = Next::Call(
+                        take_handed_on(&mut caller)
+                            .map_err(|t| wasmtime::Error::new(HostTrap(t)))?,
+                    )
+                }
             }
         }
         for (slot, v) in results.iter_mut().zip(outs.iter()) {
@@ -582,6 +671,7 @@ impl Engine for WasmtimeEngine {
                 deadline,
                 nested: Nesting::default(),
                 in_place: 0,
+                handed_on: None,
             },
         );
         store.limiter(|d| &mut d.limits);

@@ -10,7 +10,10 @@
 //! return [`HostError::Suspend`] with a future: the backend then parks the
 //! guest (wasmtime: the call's fiber; wasmi: a resumable call), awaits the
 //! future, and runs the host function again with the same arguments. So a
-//! blocking WASI call parks a task, never a thread.
+//! blocking WASI call parks a task, never a thread. One may also hand its
+//! engine a guest call to make once it returns ([`Caller::call_then`]), a
+//! call that may suspend in turn: that is how a component-to-component
+//! call blocks.
 
 use std::fmt;
 use std::future::Future;
@@ -142,6 +145,10 @@ pub enum HostError {
     /// Park the guest until the future resolves, then run the host function
     /// again with the same arguments. The future must not borrow the store.
     Suspend(Readiness),
+    /// Make the guest call the host function handed to
+    /// [`Caller::call_then`], then finish with what its continuation
+    /// makes of the results. Only [`Caller::call_then`] makes this.
+    Call,
 }
 
 impl From<Trap> for HostError {
@@ -155,6 +162,7 @@ impl fmt::Debug for HostError {
         match self {
             HostError::Trap(t) => write!(f, "HostError::Trap({t:?})"),
             HostError::Suspend(_) => write!(f, "HostError::Suspend(..)"),
+            HostError::Call => write!(f, "HostError::Call"),
         }
     }
 }
@@ -171,15 +179,68 @@ pub trait Caller<E: Engine, T> {
     /// The bytes of `memory` and the store's data, both mutably.
     fn memory_and_data(&mut self, memory: E::Memory) -> (&mut [u8], &mut T);
     /// Call a guest function that must finish without suspending (a
-    /// realloc, a post-return, a destructor, a component-to-component call).
-    /// A host function that asks to suspend inside it traps. It runs under
-    /// the store's deadline, as [`Engine::call_nested`] says.
+    /// realloc, a post-return, a destructor). A host function that asks to
+    /// suspend inside it traps. It runs under the store's deadline, as
+    /// [`Engine::call_nested`] says.
     fn call(
         &mut self,
         func: E::Func,
         args: &[CoreVal],
         results: &mut [CoreVal],
     ) -> Result<(), Trap>;
+
+    /// Hand the engine `call` to make once the running host function
+    /// returns, which must return the [`HostError::Call`] this gives back.
+    ///
+    /// Unlike [`Caller::call`], the guest function may suspend: the engine
+    /// makes it as it makes the store's outermost call (wasmtime: awaited
+    /// on the caller's fiber; wasmi: a resumable call of its own while the
+    /// caller's is parked), so a host function it calls can block without
+    /// holding a thread. Then [`GuestCall::then`] runs with its results and
+    /// writes the host function's. Inside a call that cannot suspend (a
+    /// realloc, a post-return, a destructor), the engine makes it in place,
+    /// as [`GuestCall::run_nested`] does.
+    fn call_then(&mut self, call: GuestCall<E, T>) -> HostError;
+}
+
+/// What a host function does with a guest call's results: given the
+/// store, the call's core results and the host function's results to
+/// write.
+pub type Continuation<E, T> =
+    Box<dyn FnOnce(&mut dyn Caller<E, T>, &[CoreVal], &mut [CoreVal]) -> Result<(), Trap> + Send>;
+
+/// A guest call a host function hands to its engine: see
+/// [`Caller::call_then`].
+pub struct GuestCall<E: Engine, T> {
+    /// The guest function.
+    pub func: E::Func,
+    /// Its arguments.
+    pub args: Vec<CoreVal>,
+    /// How many results it returns.
+    pub results: usize,
+    /// What to do with them.
+    pub then: Continuation<E, T>,
+}
+
+impl<E: Engine, T> GuestCall<E, T> {
+    /// Make the call in place, as a nested call that cannot suspend, and
+    /// run its continuation into `results`: what an engine does with a
+    /// call handed to it inside a call that cannot suspend.
+    pub fn run_nested(
+        self,
+        caller: &mut dyn Caller<E, T>,
+        results: &mut [CoreVal],
+    ) -> Result<(), Trap> {
+        let mut outs = CoreVals::zeros(self.results);
+        caller.call(self.func, &self.args, &mut outs)?;
+        (self.then)(caller, &outs, results)
+    }
+}
+
+/// The trap of a host function that returned [`HostError::Call`] without
+/// handing its engine a call: a host bug.
+pub fn call_without_guest_call() -> Trap {
+    Trap::host("host bug: a host function asked for a guest call it did not hand over")
 }
 
 /// A host function, written once for every engine.
@@ -279,7 +340,7 @@ impl<V> std::ops::DerefMut for SmallVals<V> {
 }
 
 /// How deep a store is in calls that must finish without suspending (a
-/// realloc, a post-return, a destructor, a component-to-component call),
+/// realloc, a post-return, a destructor, and whatever runs inside one),
 /// which every backend keeps in its store: a host function that asks to
 /// suspend inside one traps, with [`Nesting::may_suspend`]'s message.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -321,8 +382,7 @@ impl Nesting {
     pub fn may_suspend(&self) -> Result<(), Trap> {
         if self.is_nested() {
             return Err(Trap::host(
-                "a host function cannot block inside a realloc, post-return, destructor \
-                 or component-to-component call",
+                "a host function cannot block inside a realloc, post-return or destructor",
             ));
         }
         Ok(())
@@ -388,7 +448,7 @@ pub struct StoreLimits {
     /// of the store counts against it: instantiation and start functions,
     /// the export, and what runs inside or after it (reallocs,
     /// post-returns, destructors, component-to-component calls; see
-    /// [`Engine::call_nested`]). Guests run in slices
+    /// [`Engine::call_nested`] and [`Caller::call_then`]). Guests run in slices
     /// (wasmtime: epoch ticks, wasmi: fuel) and yield to the executor between
     /// slices, so a busy guest never starves the others on its thread; past
     /// the deadline, the call traps with [`WasmTrap::OutOfTime`].
@@ -694,5 +754,12 @@ impl<E: Engine, T: Send + 'static> Caller<E, T> for StoreCaller<'_, E, T> {
         results: &mut [CoreVal],
     ) -> Result<(), Trap> {
         E::call_nested(self.0, func, args, results)
+    }
+    /// Outside any guest call there is no host function to return into,
+    /// so no call to hand on: that is a host bug.
+    fn call_then(&mut self, _: GuestCall<E, T>) -> HostError {
+        HostError::Trap(Trap::host(
+            "host bug: a guest call was handed on outside a host function",
+        ))
     }
 }

@@ -19,6 +19,7 @@ mod big_guests;
 mod budget;
 mod cli;
 mod components;
+mod composition;
 mod differential;
 mod engines;
 mod hostile;

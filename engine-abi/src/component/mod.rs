@@ -400,11 +400,12 @@ impl<D: Send + 'static> Linker<D> {
             .map(|(t, trampoline)| HostFuncDef {
                 ty: trampoline.core_type(plan),
                 func: trampoline_func::<E, D>(move |data| runtime::instance_of(data, id), t),
-                // Only a host import can suspend: resource built-ins never
-                // do, and a component-to-component call is a nested call,
-                // inside which suspending traps.
+                // Resource built-ins never suspend; a host import may, and
+                // so may a component-to-component call (it hands its engine
+                // the callee's call, see `runtime::adapter`).
                 may_suspend: match trampoline {
                     plan::Trampoline::LowerHost { import, .. } => may_suspend[*import as usize],
+                    plan::Trampoline::Adapter { .. } => true,
                     _ => false,
                 },
             })

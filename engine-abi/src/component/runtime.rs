@@ -351,9 +351,9 @@ pub(crate) fn run_trampoline<E: Engine, D: Send + 'static>(
                 Err(e) => Err(e),
             }
         }
-        Trampoline::Adapter { callee, options } => {
+        Trampoline::Adapter { options, .. } => {
             let options = caller.data().instances[rt].options[*options as usize].clone();
-            adapter(caller, rt, callee, options, args, results).map_err(HostError::Trap)
+            adapter(caller, rt, pre, t, options, args)
         }
         Trampoline::ResourceNew { ty, instance } => {
             let rep = args[0].i32()? as u32;
@@ -425,62 +425,92 @@ fn drop_handle<E: Engine, D: Send + 'static>(
 }
 
 /// A component-to-component call: lift the arguments from the caller, lower
-/// them into the callee, call it, and bring the result back.
+/// them into the callee, and hand the engine the call of the callee's core
+/// function (which may block: the engine makes it as a call that can
+/// suspend, see [`Caller::call_then`]); its continuation brings the result
+/// back. Trampoline `t` of `pre` is this adapter.
 fn adapter<E: Engine, D: Send + 'static>(
     caller: Cx<'_, E, D>,
     rt: usize,
-    callee: &LiftedFunc,
+    pre: Arc<InstancePreInner<E, D>>,
+    t: usize,
     caller_options: ResolvedOptions<E>,
     args: &[CoreVal],
-    results: &mut [CoreVal],
-) -> Result<(), Trap> {
+) -> Result<(), HostError> {
+    let Trampoline::Adapter { callee, .. } = &pre.plan.trampolines[t] else {
+        unreachable!("trampoline {t} is an adapter")
+    };
     let ty = &callee.ty;
     let callee_options = caller.data().instances[rt].options[callee.options as usize].clone();
     let mut from = CallCx::new(caller, rt, caller_options.clone());
     let vals = abi::lift_args(&mut from, ty, args);
     let lends = std::mem::take(&mut from.lends);
     let caller = from.caller;
-    let vals = vals?;
-    let callee_instance = callee_options.instance;
-    let entered =
-        caller.data_mut().instances[rt].enter(Some(caller_options.instance), callee_instance);
-    let entered = match entered {
-        Ok(set) => set,
+    // Where the result goes in the caller's memory, read before the call
+    // (the arguments are not kept).
+    let retptr = vals.and_then(|vals| Ok((vals, abi::retptr(ty, args)?)));
+    let entered = retptr.and_then(|vals| {
+        let set = caller.data_mut().instances[rt]
+            .enter(Some(caller_options.instance), callee_options.instance)?;
+        Ok((vals, set))
+    });
+    let ((vals, retptr), entered) = match entered {
+        Ok(entered) => entered,
         Err(t) => {
             let mut back = CallCx::new(caller, rt, caller_options);
             back.lends = lends;
             back.end_lends();
-            return Err(t);
+            return Err(t.into());
         }
     };
-    let outcome = (|| {
-        let mut to = CallCx::new(&mut *caller, rt, callee_options);
-        to.open_scope();
-        let mut flat = Vec::new();
-        abi::lower_args(&mut to, ty, &vals, &mut flat)?;
-        let core = to.runtime().callables[callee.core as usize];
-        let n = abi::lifted_core_type(ty).results.len();
-        let mut core_results = vec![CoreVal::I32(0); n];
-        to.caller.call(core, &flat, &mut core_results)?;
-        let result = abi::lift_result(&mut to, ty, &core_results)?;
-        if let Some(post) = to.options.post_return {
-            to.caller.call(post, &core_results, &mut [])?;
-        }
-        to.close_scope()?;
-        Ok::<_, Trap>(result)
-    })();
-    caller.data_mut().instances[rt].leave(&entered);
-    let mut back = CallCx::new(caller, rt, caller_options);
-    back.lends = lends;
-    let lowered = outcome.and_then(|result| {
-        let retptr = abi::retptr(ty, args)?;
-        let mut out = Vec::with_capacity(results.len());
-        abi::lower_result(&mut back, ty, result.as_ref(), retptr, &mut out)?;
-        results.copy_from_slice(&out);
-        Ok(())
-    });
-    back.end_lends();
-    lowered
+    let mut to = CallCx::new(&mut *caller, rt, callee_options.clone());
+    to.open_scope();
+    let scope = to.scope;
+    let mut flat = Vec::new();
+    let lowered = abi::lower_args(&mut to, ty, &vals, &mut flat);
+    let core = to.runtime().callables[callee.core as usize];
+    if let Err(t) = lowered {
+        let _ = to.close_scope();
+        caller.data_mut().instances[rt].leave(&entered);
+        let mut back = CallCx::new(caller, rt, caller_options);
+        back.lends = lends;
+        back.end_lends();
+        return Err(t.into());
+    }
+    let core_results = abi::lifted_core_type(ty).results.len();
+    let then: crate::engine::Continuation<E, StoreData<E, D>> =
+        Box::new(move |caller, core_results, results| {
+            let Trampoline::Adapter { callee, .. } = &pre.plan.trampolines[t] else {
+                unreachable!("trampoline {t} is an adapter")
+            };
+            let ty = &callee.ty;
+            let mut to = CallCx::new(&mut *caller, rt, callee_options);
+            to.scope = scope;
+            let outcome = abi::lift_result(&mut to, ty, core_results).and_then(|result| {
+                if let Some(post) = to.options.post_return {
+                    to.caller.call(post, core_results, &mut [])?;
+                }
+                to.close_scope()?;
+                Ok(result)
+            });
+            caller.data_mut().instances[rt].leave(&entered);
+            let mut back = CallCx::new(caller, rt, caller_options);
+            back.lends = lends;
+            let lowered = outcome.and_then(|result| {
+                let mut out = Vec::with_capacity(results.len());
+                abi::lower_result(&mut back, ty, result.as_ref(), retptr, &mut out)?;
+                results.copy_from_slice(&out);
+                Ok(())
+            });
+            back.end_lends();
+            lowered
+        });
+    Err(caller.call_then(crate::engine::GuestCall {
+        func: core,
+        args: flat,
+        results: core_results,
+        then,
+    }))
 }
 
 /// Call lifted function `func` of runtime instance `rt` from the host.
