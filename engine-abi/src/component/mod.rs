@@ -523,7 +523,6 @@ impl<E: Engine, D: Send + 'static> InstancePre<E, D> {
                 tables: vec![Default::default(); plan.component_instances as usize],
                 scopes: Vec::new(),
                 entered: vec![false; plan.component_instances as usize],
-                ready: false,
                 poisoned: false,
             });
         let mut trampolines = Vec::with_capacity(plan.trampolines.len());
@@ -537,8 +536,18 @@ impl<E: Engine, D: Send + 'static> InstancePre<E, D> {
             }
         }
         E::data_mut(&mut store.inner).instances[rt].trampolines = trampolines;
+        {
+            let inst = &mut E::data_mut(&mut store.inner).instances[rt];
+            inst.options = vec![None; plan.options.len()];
+            inst.callables = vec![None; plan.callables.len()];
+        }
+        // Each option and callable is resolved as soon as the core
+        // instances it names exist, so that a start function can call into
+        // a component instance made before it (and lower with its own
+        // memory and realloc).
+        store.resolve_items(rt, &plan.resolvable_after[0])?;
         let mut imports = Vec::new();
-        for inst in &plan.instantiations {
+        for (k, inst) in plan.instantiations.iter().enumerate() {
             imports.clear();
             for def in &inst.imports {
                 imports.push(store.resolve(rt, def)?);
@@ -548,42 +557,8 @@ impl<E: Engine, D: Send + 'static> InstancePre<E, D> {
             E::data_mut(&mut store.inner).instances[rt]
                 .core_instances
                 .push(instance);
+            store.resolve_items(rt, &plan.resolvable_after[k + 1])?;
         }
-        let mut options = Vec::with_capacity(plan.options.len());
-        for o in &plan.options {
-            let memory = match &o.memory {
-                Some(d) => match store.resolve(rt, d)? {
-                    Extern::Memory(m) => Some(m),
-                    _ => return Err(Error::link("canonical option `memory` is not a memory")),
-                },
-                None => None,
-            };
-            let realloc = o
-                .realloc
-                .as_ref()
-                .map(|d| store.resolve_func(rt, d))
-                .transpose()?;
-            let post_return = o
-                .post_return
-                .as_ref()
-                .map(|d| store.resolve_func(rt, d))
-                .transpose()?;
-            options.push(ResolvedOptions {
-                memory,
-                realloc,
-                post_return,
-                encoding: o.encoding,
-                instance: o.instance,
-            });
-        }
-        let mut callables = Vec::with_capacity(plan.callables.len());
-        for d in &plan.callables {
-            callables.push(store.resolve_func(rt, d)?);
-        }
-        let inst = &mut E::data_mut(&mut store.inner).instances[rt];
-        inst.options = options;
-        inst.callables = callables;
-        inst.ready = true;
         Ok(Instance {
             rt,
             store_id: store.id,
@@ -667,6 +642,54 @@ impl<E: Engine, D: Send + 'static> Store<E, D> {
                     .ok_or_else(|| Error::link(format!("core instance has no export `{name}`")))
             }
         }
+    }
+
+    /// Resolve `items` of runtime instance `rt`, whose core instances now
+    /// exist.
+    fn resolve_items(&mut self, rt: usize, items: &[plan::Resolvable]) -> Result<()> {
+        let pre = E::data(&self.inner).instances[rt].pre.clone();
+        let plan = &pre.plan;
+        for item in items {
+            match *item {
+                plan::Resolvable::Options(i) => {
+                    let o = &plan.options[i as usize];
+                    let memory = match &o.memory {
+                        Some(d) => match self.resolve(rt, d)? {
+                            Extern::Memory(m) => Some(m),
+                            _ => {
+                                return Err(Error::link(
+                                    "canonical option `memory` is not a memory",
+                                ));
+                            }
+                        },
+                        None => None,
+                    };
+                    let realloc = o
+                        .realloc
+                        .as_ref()
+                        .map(|d| self.resolve_func(rt, d))
+                        .transpose()?;
+                    let post_return = o
+                        .post_return
+                        .as_ref()
+                        .map(|d| self.resolve_func(rt, d))
+                        .transpose()?;
+                    E::data_mut(&mut self.inner).instances[rt].options[i as usize] =
+                        Some(ResolvedOptions {
+                            memory,
+                            realloc,
+                            post_return,
+                            encoding: o.encoding,
+                            instance: o.instance,
+                        });
+                }
+                plan::Resolvable::Callable(i) => {
+                    let f = self.resolve_func(rt, &plan.callables[i as usize])?;
+                    E::data_mut(&mut self.inner).instances[rt].callables[i as usize] = Some(f);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn resolve_func(&mut self, rt: usize, def: &CoreDef) -> Result<E::Func> {
@@ -764,7 +787,7 @@ impl Instance {
             )));
         };
         if let Some(dtor) = guest.dtor {
-            let f = E::data(&store.inner).instances[self.rt].callables[dtor as usize];
+            let f = E::data(&store.inner).instances[self.rt].callable(dtor)?;
             E::call_nested(
                 &mut store.inner,
                 f,

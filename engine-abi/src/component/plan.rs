@@ -204,9 +204,47 @@ pub(crate) struct PlanBody {
     pub component_instances: u32,
     /// The component instance that instantiated each one (`None`: the root).
     pub parents: Vec<Option<u32>>,
+    /// Which options and callables can be resolved once the first `k` core
+    /// instantiations have run, at index `k`: instantiation resolves each
+    /// as soon as it can, so that a start function may call into component
+    /// instances made before its own.
+    pub resolvable_after: Vec<Vec<Resolvable>>,
+}
+
+/// An item of a runtime instance resolved during instantiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resolvable {
+    /// [`PlanBody::options`]`[i]`.
+    Options(u32),
+    /// [`PlanBody::callables`]`[i]`.
+    Callable(u32),
 }
 
 impl PlanBody {
+    /// Fill [`PlanBody::resolvable_after`].
+    fn order_resolution(&mut self) {
+        // How many core instantiations must have run before `def` exists.
+        let last = self.instantiations.len();
+        let needs = |def: &CoreDef| match def {
+            CoreDef::Export { instance, .. } => (*instance as usize + 1).min(last),
+            CoreDef::Trampoline(_) => 0,
+        };
+        let mut after = vec![Vec::new(); self.instantiations.len() + 1];
+        for (i, o) in self.options.iter().enumerate() {
+            let k = [&o.memory, &o.realloc, &o.post_return]
+                .into_iter()
+                .flatten()
+                .map(needs)
+                .max()
+                .unwrap_or(0);
+            after[k].push(Resolvable::Options(i as u32));
+        }
+        for (i, d) in self.callables.iter().enumerate() {
+            after[needs(d)].push(Resolvable::Callable(i as u32));
+        }
+        self.resolvable_after = after;
+    }
+
     /// `instance` and the instances that (transitively) instantiated it.
     pub fn ancestors(&self, instance: u32) -> impl Iterator<Item = u32> + '_ {
         std::iter::successors(Some(instance), |i| self.parents[*i as usize])
@@ -250,6 +288,7 @@ pub(crate) fn plan(parsed: &Parsed) -> Result<PlanBody> {
         .iter()
         .map(|(n, i)| (n.clone(), ExportDef::from_item(i)))
         .collect();
+    body.order_resolution();
     Ok(body)
 }
 

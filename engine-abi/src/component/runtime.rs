@@ -50,23 +50,29 @@ pub(crate) struct RuntimeInstance<E: Engine, D: Send + 'static> {
     pub shared_funcs: bool,
     pub core_instances: Vec<E::Instance>,
     pub trampolines: Vec<E::Func>,
-    pub options: Vec<ResolvedOptions<E>>,
-    /// The plan's callables, resolved.
-    pub callables: Vec<E::Func>,
+    /// The plan's options, each resolved once the core instances it names
+    /// exist (see [`plan::PlanBody::resolvable_after`]).
+    ///
+    /// [`plan::PlanBody::resolvable_after`]: super::plan::PlanBody::resolvable_after
+    pub options: Vec<Option<ResolvedOptions<E>>>,
+    /// The plan's callables, resolved likewise.
+    pub callables: Vec<Option<E::Func>>,
     pub tables: Vec<HandleTable>,
     /// Outstanding borrow handles of each active call scope.
     pub scopes: Vec<u32>,
     /// Which component instances a running call has entered: entering one
     /// again traps, as the component model forbids reentrance.
     pub entered: Vec<bool>,
-    /// Set once every core instance exists and options are resolved.
-    pub ready: bool,
     /// Set when a call trapped: the instance's state may be inconsistent,
     /// so, as the component model requires, it cannot be entered again.
     pub poisoned: bool,
 }
 
 type Cx<'c, E, D> = &'c mut dyn Caller<E, StoreData<E, D>>;
+
+fn not_instantiated() -> Trap {
+    Trap::host("component function called before the core instance it needs was instantiated")
+}
 
 /// The runtime instance of the pre `id` whose trampolines are the shared
 /// ones: at most one per store.
@@ -81,6 +87,19 @@ pub(crate) fn instance_of<E: Engine, D: Send + 'static>(
 }
 
 impl<E: Engine, D: Send + 'static> RuntimeInstance<E, D> {
+    /// Options `i`, or a trap if the core instances they name do not exist
+    /// yet (a start function calling into what is instantiated after it).
+    pub fn options(&self, i: u32) -> Result<ResolvedOptions<E>, Trap> {
+        self.options[i as usize]
+            .clone()
+            .ok_or_else(not_instantiated)
+    }
+
+    /// Callable `i`, or a trap if its core instance does not exist yet.
+    pub fn callable(&self, i: u32) -> Result<E::Func, Trap> {
+        self.callables[i as usize].ok_or_else(not_instantiated)
+    }
+
     /// Enter the instances a call from `caller` into `callee` enters, or
     /// trap if one of them is already entered.
     pub fn enter(&mut self, caller: Option<u32>, callee: u32) -> Result<Vec<u32>, Trap> {
@@ -303,18 +322,10 @@ pub(crate) fn run_trampoline<E: Engine, D: Send + 'static>(
     args: &[CoreVal],
     results: &mut [CoreVal],
 ) -> Result<(), HostError> {
-    let pre = {
-        let inst = &caller.data().instances[rt];
-        if !inst.ready {
-            return Err(
-                Trap::host("component function called before instantiation finished").into(),
-            );
-        }
-        inst.pre.clone()
-    };
+    let pre = caller.data().instances[rt].pre.clone();
     match &pre.plan.trampolines[t] {
         Trampoline::LowerHost { import, options } => {
-            let options = caller.data().instances[rt].options[*options as usize].clone();
+            let options = caller.data().instances[rt].options(*options)?;
             let import_def = &pre.plan.imports[*import as usize];
             let host = pre.host_funcs[*import as usize].clone();
             let ty = &import_def.ty;
@@ -352,7 +363,7 @@ pub(crate) fn run_trampoline<E: Engine, D: Send + 'static>(
             }
         }
         Trampoline::Adapter { options, .. } => {
-            let options = caller.data().instances[rt].options[*options as usize].clone();
+            let options = caller.data().instances[rt].options(*options)?;
             adapter(caller, rt, pre, t, options, args)
         }
         Trampoline::ResourceNew { ty, instance } => {
@@ -417,7 +428,7 @@ fn drop_handle<E: Engine, D: Send + 'static>(
             let Some(dtor) = pre.plan.guest_resource(ty).and_then(|r| r.dtor) else {
                 return Ok(());
             };
-            let f = caller.data().instances[rt].callables[dtor as usize];
+            let f = caller.data().instances[rt].callable(dtor)?;
             caller.call(f, &[CoreVal::I32(rep as i32)], &mut [])
         }
         Slot::Free { .. } => unreachable!(),
@@ -441,7 +452,7 @@ fn adapter<E: Engine, D: Send + 'static>(
         unreachable!("trampoline {t} is an adapter")
     };
     let ty = &callee.ty;
-    let callee_options = caller.data().instances[rt].options[callee.options as usize].clone();
+    let callee_options = caller.data().instances[rt].options(callee.options)?;
     let mut from = CallCx::new(caller, rt, caller_options.clone());
     let vals = abi::lift_args(&mut from, ty, args);
     let lends = std::mem::take(&mut from.lends);
@@ -468,15 +479,17 @@ fn adapter<E: Engine, D: Send + 'static>(
     let scope = to.scope;
     let mut flat = Vec::new();
     let lowered = abi::lower_args(&mut to, ty, &vals, &mut flat);
-    let core = to.runtime().callables[callee.core as usize];
-    if let Err(t) = lowered {
-        let _ = to.close_scope();
-        caller.data_mut().instances[rt].leave(&entered);
-        let mut back = CallCx::new(caller, rt, caller_options);
-        back.lends = lends;
-        back.end_lends();
-        return Err(t.into());
-    }
+    let core = match lowered.and_then(|()| to.runtime().callable(callee.core)) {
+        Ok(core) => core,
+        Err(t) => {
+            let _ = to.close_scope();
+            caller.data_mut().instances[rt].leave(&entered);
+            let mut back = CallCx::new(caller, rt, caller_options);
+            back.lends = lends;
+            back.end_lends();
+            return Err(t.into());
+        }
+    };
     let core_results = abi::lifted_core_type(ty).results.len();
     let then: crate::engine::Continuation<E, StoreData<E, D>> =
         Box::new(move |caller, core_results, results| {
@@ -528,7 +541,7 @@ pub(crate) async fn call_lifted<E: Engine, D: Send + 'static>(
         )
         .into());
     }
-    let options = instance.options[func.options as usize].clone();
+    let options = instance.options(func.options)?;
     let entered = E::data_mut(store).instances[rt].enter(None, options.instance)?;
     let outcome = call_entered(store, rt, func, args, options).await;
     E::data_mut(store).instances[rt].leave(&entered);
@@ -557,7 +570,7 @@ async fn call_entered<E: Engine, D: Send + 'static>(
                 t.into()
             });
         }
-        cx.runtime().callables[func.core as usize]
+        cx.runtime().callable(func.core)?
     };
     let n = abi::lifted_core_type(ty).results.len();
     let mut core_results = vec![CoreVal::I32(0); n];
