@@ -321,7 +321,13 @@ async fn instantiate_with_stubs<E: Engine>(engine: E, name: &str) -> Vec<(String
 
 #[test]
 fn wit_component_and_wit_bindgen_outputs_instantiate() {
-    for name in ["hello.wasm", "echo.wasm", "rust-http.wasm", "rust-abi.wasm"] {
+    for name in [
+        "hello.wasm",
+        "echo.wasm",
+        "rust-http.wasm",
+        "rust-abi.wasm",
+        "c-http.wasm",
+    ] {
         let a = block_on(instantiate_with_stubs(jit(), name));
         let b = block_on(instantiate_with_stubs(interp(), name));
         assert_eq!(a, b);

@@ -446,6 +446,106 @@ fn rust_guest() {
     }
 }
 
+/// The C guest (`c-http.wasm`: wit-bindgen's C bindings, wasi-libc and the
+/// wasi_snapshot_preview1 proxy adapter; see tests/fixtures/README.md).
+#[test]
+fn c_guest() {
+    let cases = [
+        (Req::get("/hello"), Check::Exact),
+        (Req::get("/hello?x=1"), Check::Exact),
+        // Streamed back in 64 KiB reads and 4 KiB writes, with the
+        // request's content-type.
+        (
+            Req::post("/echo", pattern(400_000)).header("content-type", "application/x-test"),
+            Check::Exact,
+        ),
+        (Req::post("/echo", vec![]), Check::Exact),
+        (Req::post("/echo", pattern(10)), Check::Exact),
+        (
+            Req::get("/headers")
+                .header("x-one", "1")
+                .header("x-many", "first")
+                .header("x-many", "second")
+                .header("user-agent", "differential/1"),
+            Check::Exact,
+        ),
+        (Req::get("/status/200"), Check::Exact),
+        (Req::get("/status/201"), Check::Exact),
+        (Req::get("/status/204"), Check::Exact),
+        (Req::get("/status/418"), Check::Exact),
+        (Req::get("/status/503"), Check::Exact),
+        // Not a status the host takes: the guest falls back to 500.
+        (Req::get("/status/99"), Check::Exact),
+        // Not a u16: 400 from the guest.
+        (Req::get("/status/70000"), Check::Exact),
+        (Req::get("/status/abc"), Check::Exact),
+        (Req::get("/sleep/20"), Check::Exact),
+        // wasi-libc's stdio through the adapter's fd_write.
+        (Req::get("/log"), Check::Exact),
+        (Req::get("/no-such-route"), Check::Exact),
+        // Routes are per method.
+        (
+            Req {
+                method: "PUT",
+                ..Req::get("/hello")
+            },
+            Check::Exact,
+        ),
+        (Req::get("/echo"), Check::Exact),
+    ];
+    let out = differential("c-http.wasm", &cases);
+    // The reference itself behaved as the fixture says (so agreeing with
+    // it means something).
+    let response = |i: usize| match &out[i].reference {
+        Outcome::Response {
+            status,
+            headers,
+            body: Some(body),
+            ..
+        } => (*status, headers.clone(), body.clone()),
+        other => panic!("{} {}: {other:?}", cases[i].0.method, cases[i].0.path),
+    };
+    let text_plain = vec![("content-type".to_string(), b"text/plain".to_vec())];
+    assert_eq!(
+        response(0),
+        (200, text_plain.clone(), b"hello from C\n".to_vec())
+    );
+    assert_eq!(response(1), response(0));
+    assert_eq!(
+        response(2),
+        (
+            200,
+            vec![("content-type".to_string(), b"application/x-test".to_vec())],
+            pattern(400_000)
+        )
+    );
+    assert_eq!(response(3), (200, vec![], vec![]));
+    assert_eq!(response(4), (200, vec![], pattern(10)));
+    let (status, headers, body) = response(5);
+    assert_eq!((status, headers), (200, text_plain.clone()));
+    let body = String::from_utf8(body).unwrap();
+    for line in [
+        "x-one: 1\n",
+        "x-many: first\nx-many: second\n",
+        "user-agent: differential/1\n",
+    ] {
+        assert!(body.contains(line), "/headers: {body:?}");
+    }
+    let statuses: Vec<u16> = (6..14).map(|i| response(i).0).collect();
+    assert_eq!(statuses, [200, 201, 204, 418, 503, 500, 400, 400]);
+    for i in 6..12 {
+        assert_eq!((response(i).1, response(i).2), (vec![], vec![]), "{i}");
+    }
+    assert_eq!(response(14), (200, text_plain.clone(), b"slept".to_vec()));
+    assert_eq!(response(15), (200, text_plain.clone(), b"logged".to_vec()));
+    for i in 16..19 {
+        assert_eq!(
+            response(i),
+            (404, text_plain.clone(), b"not found\n".to_vec())
+        );
+    }
+}
+
 #[test]
 fn example_hello() {
     let out = differential(

@@ -19,6 +19,7 @@ mod big_guests;
 mod budget;
 mod cli;
 mod components;
+mod composed;
 mod composition;
 mod differential;
 mod engines;
