@@ -1,7 +1,8 @@
 //! `cohost wast`: run component-model `.wast` scripts on any engine.
 //!
 //! The `wast` crate parses the script; each component is loaded, linked
-//! (against no host functions) and instantiated with cohost's own component
+//! (against the host environment component suites expect, see [`host`])
+//! and instantiated with cohost's own component
 //! model, in a fresh store, and `invoke`s go through the canonical ABI with
 //! dynamic [`Val`]s. Every directive either passes or becomes a [`Failure`]
 //! naming its line, what was expected and what happened: an unknown or
@@ -22,6 +23,10 @@
 //! canonical ABI canonicalises NaNs when lifting). A trap matches when its
 //! message contains the expected text; so do the errors of
 //! `assert_invalid`, `assert_malformed` and `assert_unlinkable`.
+
+// By path: `tests/all/wast.rs` compiles this file by path too.
+#[path = "wast/host.rs"]
+mod host;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -128,6 +133,7 @@ pub fn run_str<E: Engine>(engine: &E, file: &str, text: &str, options: Options) 
         named: HashMap::new(),
         unnamed: 0,
         definitions: HashMap::new(),
+        linker: host::linker(),
         report: Report::default(),
     };
     for directive in script.directives {
@@ -175,6 +181,8 @@ struct Runner<'a, E: Engine> {
     unnamed: usize,
     /// `component definition`s, by name (`None`: the latest unnamed one).
     definitions: HashMap<Option<String>, Component<E>>,
+    /// What every component is linked against (see [`host`]).
+    linker: Linker<()>,
     report: Report,
 }
 
@@ -382,8 +390,7 @@ impl<'a, E: Engine> Runner<'a, E> {
             ..StoreLimits::default()
         };
         let mut store = Store::with_limits(self.engine, (), limits);
-        let linker = Linker::<()>::new();
-        let instance = self.block_on(linker.instantiate(&mut store, component))?;
+        let instance = self.block_on(self.linker.instantiate(&mut store, component))?;
         Ok(Live { store, instance })
     }
 

@@ -469,6 +469,16 @@ impl ResourceType {
     pub fn name(&self) -> &str {
         &self.0.name
     }
+
+    /// The interface of a host resource (semver-tracked, as
+    /// [`crate::names::semver_track`] gives it; empty at the top level);
+    /// `None` for a guest resource.
+    pub fn host_interface(&self) -> Option<&str> {
+        match &self.0.kind {
+            ResourceKind::Host(key) => key.rsplit_once('#').map(|(i, _)| i),
+            ResourceKind::Guest(_) => None,
+        }
+    }
 }
 
 impl PartialEq for ResourceType {
@@ -588,6 +598,19 @@ impl FuncType {
     /// The parameters, in order.
     pub fn params(&self) -> &[(Box<str>, Type)] {
         &self.params
+    }
+    /// Whether `other` takes and returns the same types, whatever its
+    /// parameters are named: what a host function must match to satisfy
+    /// an import (as in wasmtime, whose host functions have no parameter
+    /// names; the names are the guest's documentation).
+    pub fn same_signature(&self, other: &FuncType) -> bool {
+        self.result == other.result
+            && self.params.len() == other.params.len()
+            && self
+                .params
+                .iter()
+                .zip(other.params.iter())
+                .all(|((_, a), (_, b))| a == b)
     }
     /// The parameter types as a tuple, whose layout is that of the
     /// in-memory parameter block.

@@ -299,3 +299,18 @@
 (assert_return (invoke "from-module") (u32.const 5))
 (assert_return (invoke "from-component") (u32.const 6))
 (assert_return (invoke "two-levels") (u32.const 5))
+
+;; a function an instance lifts, lowered again and called from that same
+;; instance (here from a start function) reenters it: a trap
+(assert_trap
+  (component
+    (core module $m (func (export "f")))
+    (core instance $m (instantiate $m))
+    (func $lifted (canon lift (core func $m "f")))
+    (core func $lowered (canon lower (func $lifted)))
+    (core module $caller
+      (import "" "f" (func $f))
+      (func $start (call $f))
+      (start $start))
+    (core instance (instantiate $caller (with "" (instance (export "f" (func $lowered)))))))
+  "cannot enter component instance")

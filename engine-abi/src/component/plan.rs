@@ -196,6 +196,11 @@ pub(crate) struct PlanBody {
     pub imports: Vec<HostImport>,
     /// Host resources the component imports: interface, name, type.
     pub imported_resources: Vec<(Option<String>, String, ResourceType)>,
+    /// The names of the root component's instance imports (their
+    /// functions and resources are listed in `imports` and
+    /// `imported_resources`; an empty one needs nothing from the host, but
+    /// must not name a function it defines).
+    pub imported_instances: Vec<String>,
     pub guest_resources: Vec<GuestResource>,
     /// Core functions the runtime calls directly (lifted functions and
     /// destructors), resolved once per instantiation.
@@ -946,6 +951,7 @@ impl<'a> Planner<'a, '_> {
                 }
             }
             ComponentTypeRef::Instance(_) => {
+                self.body.imported_instances.push(name.to_string());
                 let types = cx.types();
                 let Some(ComponentEntityType::Instance(id)) =
                     types.component_item_for_import(name).map(|i| i.ty)

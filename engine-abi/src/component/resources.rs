@@ -81,8 +81,17 @@ impl HandleTable {
             Slot::Free { .. } => unreachable!(),
         };
         if actual != ty {
+            // wasmtime's words (which the suites match), then the names.
+            let kind = |t: &ResourceType| if t.is_host() { "host" } else { "guest" };
+            let found = if kind(actual) == kind(ty) {
+                format!("a different {}-defined resource", kind(actual))
+            } else {
+                format!("a {}-defined resource", kind(actual))
+            };
             return Err(Trap::abi(format!(
-                "handle index {handle} used with the wrong type, expected {} but found {}",
+                "handle index {handle} used with the wrong type, expected {}-defined resource \
+                 but found {found} (expected `{}`, found `{}`)",
+                kind(ty),
                 ty.name(),
                 actual.name()
             )));
@@ -152,7 +161,7 @@ mod tests {
             t.get_mut(h1, &b)
                 .unwrap_err()
                 .message()
-                .contains("used with the wrong type, expected b but found a")
+                .contains("used with the wrong type, expected guest-defined resource but found a different guest-defined resource (expected `b`, found `a`)")
         );
         assert_eq!(t.take_own(h1, &a).unwrap(), 7);
         assert!(

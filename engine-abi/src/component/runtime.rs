@@ -104,7 +104,9 @@ impl<E: Engine, D: Send + 'static> RuntimeInstance<E, D> {
     /// trap if one of them is already entered.
     pub fn enter(&mut self, caller: Option<u32>, callee: u32) -> Result<Vec<u32>, Trap> {
         let set = self.pre.plan.entering_set(caller, callee);
-        if set.iter().any(|i| self.entered[*i as usize]) {
+        // A function an instance lifted and lowered again, called from that
+        // instance, enters the instance it runs in.
+        if caller == Some(callee) || set.iter().any(|i| self.entered[*i as usize]) {
             return Err(Trap::new(
                 crate::error::TrapKind::Wasm,
                 "cannot enter component instance: it is already running (reentrance)",
