@@ -859,9 +859,23 @@ impl Engine for WasmiEngine {
         let wargs = vals_of(args);
         let mut outs = zeros(results.len());
         let _ = store.set_fuel(FUEL_SLICE);
-        let mut state = func
-            .call_resumable(&mut *store, &wargs, &mut outs)
-            .map_err(|e| to_trap(&e))?;
+        let mut state = match func.call_resumable(&mut *store, &wargs, &mut outs) {
+            Ok(state) => state,
+            // `func` is itself a host function (a start function or an
+            // export that is an import, a lowered host call or an adapter,
+            // given straight back): with no guest frame to resume, wasmi
+            // hands back its error, not a resumable call. Finish what it
+            // parked here; its results are the call's.
+            Err(e) if e.downcast_ref::<Suspended>().is_some() => {
+                let Some(pending) = store.data_mut().pending.take() else {
+                    return Err(to_trap(&e));
+                };
+                let host_results = finish_pending(store, pending, results.len()).await?;
+                results.copy_from_slice(&host_results);
+                return Ok(());
+            }
+            Err(e) => return Err(to_trap(&e)),
+        };
         loop {
             match state {
                 ResumableCall::Finished => break,

@@ -254,8 +254,39 @@ fn a_trap_after_resuming_ends_the_whole_call<E: Engine>(engine: E) {
     );
 }
 
+/// The host's blocking `wait`, lowered and lifted straight back as an
+/// export: the host's call lands in a host function with no guest frame
+/// around it (wasmi then hands back the suspension as an error, not a
+/// resumable call), and still parks and returns.
+fn a_lowered_host_call_lifted_again_blocks<E: Engine>(engine: E) {
+    const DIRECT: &str = r#"
+(component
+  (import "host" (instance $host (export "wait" (func (param "ms" u32) (result u32)))))
+  (alias export $host "wait" (func $wait))
+  (core func $wait (canon lower (func $wait)))
+  (func (export "wait") (param "ms" u32) (result u32) (canon lift (core func $wait))))
+"#;
+    let bytes = wat::parse_str(DIRECT).expect("the test component parses");
+    let component = Component::new(&engine, &bytes).expect("the component loads");
+    let (result, took, waits) = block_on(async {
+        let mut store = Store::new(&engine, Waits::default());
+        let instance = linker()
+            .instantiate(&mut store, &component)
+            .await
+            .expect("instantiates");
+        let wait = instance.func(&store, "wait").expect("wait is exported");
+        let start = Instant::now();
+        let result = wait.call(&mut store, &[Val::U32(20)]).await;
+        (result, start.elapsed(), store.data().done)
+    });
+    assert_eq!(result.expect("wait returns"), Some(Val::U32(40)));
+    assert!(took >= Duration::from_millis(20), "took {took:?}");
+    assert_eq!(waits, 1);
+}
+
 both_engines!(
     a_host_call_blocks_through_two_adapters,
     many_blocked_adapters_at_once_share_one_thread,
     a_trap_after_resuming_ends_the_whole_call,
+    a_lowered_host_call_lifted_again_blocks,
 );

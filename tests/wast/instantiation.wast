@@ -138,3 +138,34 @@
       (core instance (instantiate $main (with "" (instance (export "f" (func $f)))))))
     (instance (instantiate $caller (with "f" (func $bad "f")))))
   "unreachable")
+
+;; A start function that is itself the lowered import (a component-to-
+;; component call with no guest code of the caller's around it), in two
+;; core instances of each of two nested instances; and an export that is
+;; that lowered import lifted again, called from the host.
+(component
+  (component $counter
+    (core module $m
+      (global $n (mut i32) (i32.const 0))
+      (func (export "inc") (global.set $n (i32.add (global.get $n) (i32.const 1))))
+      (func (export "get") (result i32) (global.get $n)))
+    (core instance $m (instantiate $m))
+    (func (export "inc") (canon lift (core func $m "inc")))
+    (func (export "get") (result u32) (canon lift (core func $m "get"))))
+  (instance $counter (instantiate $counter))
+  (component $user
+    (import "inc" (func $inc))
+    (core func $inc (canon lower (func $inc)))
+    (core module $m
+      (import "" "inc" (func $inc))
+      (start $inc))
+    (core instance (instantiate $m (with "" (instance (export "inc" (func $inc))))))
+    (core instance (instantiate $m (with "" (instance (export "inc" (func $inc))))))
+    (func (export "inc-again") (canon lift (core func $inc))))
+  (instance $u1 (instantiate $user (with "inc" (func $counter "inc"))))
+  (instance $u2 (instantiate $user (with "inc" (func $counter "inc"))))
+  (export "get" (func $counter "get"))
+  (export "inc-again" (func $u1 "inc-again")))
+(assert_return (invoke "get") (u32.const 4))
+(assert_return (invoke "inc-again"))
+(assert_return (invoke "get") (u32.const 5))
