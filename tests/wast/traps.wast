@@ -293,3 +293,26 @@
 (assert_trap (invoke "pair" (u32.const 65532)) "out of bounds")
 (component instance $t $c2c)
 (assert_trap (invoke "pair" (u32.const 2)) "unaligned pointer")
+
+;; an enum case out of range returned through an adapter: the suites'
+;; words for every variant-like type, then which one and the range
+(assert_trap
+  (component
+    (type $abc (enum "a" "b" "c"))
+    (component $producer
+      (import "abc" (type $t (eq $abc)))
+      (core module $m (func (export "get") (result i32) (i32.const 3)))
+      (core instance $m (instantiate $m))
+      (func (export "get") (result $t) (canon lift (core func $m "get"))))
+    (component $consumer
+      (import "abc" (type $t (eq $abc)))
+      (import "get" (func $get (result $t)))
+      (core func $get (canon lower (func $get)))
+      (core module $m
+        (import "" "get" (func $get (result i32)))
+        (func $start (drop (call $get)))
+        (start $start))
+      (core instance (instantiate $m (with "" (instance (export "get" (func $get)))))))
+    (instance $p (instantiate $producer (with "abc" (type $abc))))
+    (instance (instantiate $consumer (with "abc" (type $abc)) (with "get" (func $p "get")))))
+  "invalid variant discriminant")

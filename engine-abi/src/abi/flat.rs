@@ -46,10 +46,12 @@ pub(crate) fn char_from_u32(i: u32) -> Result<char, Trap> {
     })
 }
 
-/// The trap for a discriminant out of range.
+/// The trap for a discriminant out of range. wasmtime's words for every
+/// variant-like type (variant, enum, option, result) come first, as the
+/// suites match them; then which type it was and the range.
 pub(crate) fn bad_discriminant(what: &str, disc: u32, cases: usize) -> Trap {
     Trap::abi(format!(
-        "invalid {what} discriminant: discriminant {disc} out of range [0..{cases})"
+        "invalid variant discriminant: {what} discriminant {disc} out of range [0..{cases})"
     ))
 }
 

@@ -262,37 +262,37 @@ fn cases() -> Vec<Case> {
         // Discriminants.
         abi(
             "variant discriminant out of range",
-            "invalid variant discriminant: discriminant 2 out of range [0..2)",
+            "invalid variant discriminant: variant discriminant 2 out of range [0..2)",
             lift(Utf8, abc.clone(), &[2, 0]),
         ),
         abi(
             "variant discriminant out of range in memory",
-            "invalid variant discriminant: discriminant 7 out of range [0..2)",
+            "invalid variant discriminant: variant discriminant 7 out of range [0..2)",
             load_from(abc, 0, &[7], 0),
         ),
         abi(
             "enum discriminant out of range",
-            "invalid enum discriminant: discriminant 3 out of range [0..3)",
+            "invalid variant discriminant: enum discriminant 3 out of range [0..3)",
             load_from(Type::Enum(Enum::new(["a", "b", "c"])), 0, &[3], 0),
         ),
         abi(
             "two-byte enum discriminant out of range",
-            "invalid enum discriminant: discriminant 300 out of range [0..300)",
+            "invalid variant discriminant: enum discriminant 300 out of range [0..300)",
             load_from(Type::Enum(Enum::new(names(300))), 0, &[0x2c, 0x01], 0),
         ),
         abi(
             "option discriminant out of range",
-            "invalid option discriminant: discriminant 2 out of range [0..2)",
+            "invalid variant discriminant: option discriminant 2 out of range [0..2)",
             lift(Utf8, Type::Option(OptionType::new(Type::U8)), &[2, 0]),
         ),
         abi(
             "negative option discriminant",
-            "invalid option discriminant: discriminant 4294967295 out of range",
+            "invalid variant discriminant: option discriminant 4294967295 out of range",
             lift(Utf8, Type::Option(OptionType::new(Type::U8)), &[-1, 0]),
         ),
         abi(
             "result discriminant out of range in memory",
-            "invalid result discriminant: discriminant 5 out of range [0..2)",
+            "invalid variant discriminant: result discriminant 5 out of range [0..2)",
             load_from(
                 Type::Result(ResultType::new(Some(Type::U8), None)),
                 0,
@@ -427,7 +427,7 @@ fn cases() -> Vec<Case> {
         ),
         abi(
             "typed: option discriminant",
-            "invalid option discriminant: discriminant 3",
+            "invalid variant discriminant: option discriminant 3",
             Box::new(|cx| {
                 cx.poke(64, &[3]);
                 typed::load::<Option<u32>, _>(cx, 64).map(drop)

@@ -508,7 +508,7 @@ fn hand_written_variants_check_discriminants() {
     let err = Shape::lift_flat(&mut cx, &mut flat.into_iter()).unwrap_err();
     assert!(
         err.message()
-            .contains("invalid shape discriminant: discriminant 3 out of range"),
+            .contains("invalid variant discriminant: shape discriminant 3 out of range"),
         "{err}"
     );
     // In memory, the two bytes of a wide discriminant are both read.
@@ -517,7 +517,7 @@ fn hand_written_variants_check_discriminants() {
     let err = typed::load::<Wide, _>(&mut cx, ptr).unwrap_err();
     assert!(
         err.message()
-            .contains("invalid wide discriminant: discriminant 300 out of range [0..300)"),
+            .contains("invalid variant discriminant: wide discriminant 300 out of range [0..300)"),
         "{err}"
     );
     cx.poke(ptr, &299u16.to_le_bytes());
