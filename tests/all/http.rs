@@ -901,8 +901,10 @@ fn unknown_import_is_a_clear_error() {
 /// What a wasi:http host does with root-level component imports and
 /// exports it has no use for: a component that imports a component or a
 /// core module is refused at load, naming the import (the host has none to
-/// give; the component itself is valid); an exported component is left
-/// alone, as any export but the handler is.
+/// give; the component itself is valid); one that exports a component or
+/// gives an import straight back as an export is refused as invalid, as
+/// wasmtime refuses it; an extra exported function is left alone, as any
+/// export but the handler is.
 #[test]
 fn root_component_imports_and_exports() {
     for (extra, name) in [
@@ -924,7 +926,34 @@ fn root_component_imports_and_exports() {
             );
         }
     }
-    let bytes = minimal_proxy(r#"(component $extra) (export "extra" (component $extra))"#);
-    Handler::new(&interp(), &bytes, Config::default()).expect("an extra exported component");
-    Handler::new(&jit(), &bytes, Config::default()).expect("an extra exported component");
+    for (extra, expected) in [
+        (
+            r#"(component $extra) (export "extra" (component $extra))"#,
+            "invalid component: exporting a component from the root component is not supported: \
+             export `extra` is a component",
+        ),
+        (
+            r#"(import "f" (func $f)) (export "f" (func $f))"#,
+            "invalid component: component export `f` is a reexport of an imported function \
+             which is not implemented",
+        ),
+    ] {
+        let bytes = minimal_proxy(extra);
+        for e in [
+            Handler::new(&interp(), &bytes, Config::default()).err(),
+            Handler::new(&jit(), &bytes, Config::default()).err(),
+        ] {
+            let e = e.expect("refused");
+            assert_eq!(e.kind(), ErrorKind::Load, "{e}");
+            assert_eq!(e.to_string(), expected);
+        }
+    }
+    let bytes = minimal_proxy(
+        r#"(core module $extra (func (export "f")))
+           (core instance $extra (instantiate $extra))
+           (func $f (canon lift (core func $extra "f")))
+           (export "extra" (func $f))"#,
+    );
+    Handler::new(&interp(), &bytes, Config::default()).expect("an extra exported function");
+    Handler::new(&jit(), &bytes, Config::default()).expect("an extra exported function");
 }

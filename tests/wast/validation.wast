@@ -166,3 +166,15 @@
 (assert_unlinkable
   (component (import "missing-resource" (type (sub resource))))
   "missing-resource")
+
+;; what no host serves from the root: a component import, an exported
+;; component, an import given straight back as an export (wasmtime's words)
+(assert_invalid
+  (component (import "x" (component)))
+  "root-level component imports are not supported")
+(assert_invalid
+  (component (component $c) (export "x" (component $c)))
+  "exporting a component from the root component is not supported")
+(assert_invalid
+  (component (import "f" (func $f)) (export "f" (func $f)))
+  "component export `f` is a reexport of an imported function which is not implemented")

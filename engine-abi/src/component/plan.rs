@@ -289,12 +289,43 @@ pub(crate) fn plan(parsed: &Parsed) -> Result<PlanBody> {
         };
         planner.instantiate(&parsed.root, root_scope, None, None)?
     };
+    check_root_exports(&exports, None)?;
     body.exports = exports
         .iter()
         .map(|(n, i)| (n.clone(), ExportDef::from_item(i)))
         .collect();
     body.order_resolution();
     Ok(body)
+}
+
+/// What no host can serve from the root component's exports (as wasmtime
+/// rejects them, in its words): a component, or a function that is an
+/// import given straight back (an import the host would implement for
+/// itself), at the top level or in an exported instance (`within`).
+fn check_root_exports(exports: &[(String, ItemDef<'_>)], within: Option<&str>) -> Result<()> {
+    for (name, item) in exports {
+        let path = match within {
+            Some(i) => format!("{i}#{name}"),
+            None => name.clone(),
+        };
+        match item {
+            ItemDef::Component(_) => {
+                return Err(Error::invalid(format!(
+                    "exporting a component from the root component is not supported: \
+                     export `{path}` is a component"
+                )));
+            }
+            ItemDef::Func(FuncDef::Host(_)) => {
+                return Err(Error::invalid(format!(
+                    "component export `{path}` is a reexport of an imported function which is \
+                     not implemented"
+                )));
+            }
+            ItemDef::Instance(items) => check_root_exports(items, Some(&path))?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 struct Planner<'a, 'b> {
@@ -1008,7 +1039,13 @@ impl<'a> Planner<'a, '_> {
                 }
                 cx.instances.push(Rc::new(items));
             }
-            ComponentTypeRef::Module(_) | ComponentTypeRef::Component(_) => {
+            ComponentTypeRef::Component(_) => {
+                return Err(Error::unsupported(format!(
+                    "root-level component imports are not supported: import `{name}`: the host \
+                     cannot supply a component"
+                )));
+            }
+            ComponentTypeRef::Module(_) => {
                 return Err(Error::unsupported(format!(
                     "import `{name}`: the host cannot supply a {}",
                     kind_name(kind)
