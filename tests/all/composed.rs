@@ -18,7 +18,7 @@ use engine_abi::engine::Engine;
 use host_http::{Config, ServerConfig};
 use http_body_util::Full;
 
-use crate::http::{TestServer, get, get_at_once, serve_with};
+use crate::http::{TestServer, get, get_at_once, serve_with, upstream_listener};
 
 both_engines!(
     handler_alone,
@@ -137,15 +137,7 @@ struct Upstream {
 }
 
 fn upstream() -> Upstream {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (rt, listener, port) = upstream_listener();
     rt.spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             tokio::spawn(async move {

@@ -494,6 +494,21 @@ fn outgoing_cap<E: Engine>(e: E) {
     );
 }
 
+/// For a test's upstream server: a one-worker runtime (serving what is
+/// spawned on it until dropped) and a listener on 127.0.0.1 with its port.
+pub(crate) fn upstream_listener() -> (tokio::runtime::Runtime, tokio::net::TcpListener, u16) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (rt, listener, port)
+}
+
 /// An https server on 127.0.0.1 with the test certificate
 /// (`tests/fixtures/tls/`, signed by its test CA), answering every request
 /// `hello over tls`; until dropped.
@@ -518,15 +533,7 @@ pub(crate) fn tls_upstream() -> TlsUpstream {
         .with_single_cert(certs, key)
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (rt, listener, port) = upstream_listener();
     rt.spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
