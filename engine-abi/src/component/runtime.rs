@@ -459,16 +459,16 @@ fn adapter<E: Engine, D: Send + 'static>(
     let vals = abi::lift_args(&mut from, ty, args);
     let lends = std::mem::take(&mut from.lends);
     let caller = from.caller;
-    // Where the result goes in the caller's memory, read before the call
-    // (the arguments are not kept).
-    let retptr = vals.and_then(|vals| Ok((vals, abi::retptr(ty, args)?)));
-    let entered = retptr.and_then(|vals| {
-        let set = caller.data_mut().instances[rt]
+    let prepared = vals.and_then(|vals| {
+        // Where the result goes in the caller's memory, read now: the
+        // arguments are not kept for the continuation.
+        let retptr = abi::retptr(ty, args)?;
+        let entered = caller.data_mut().instances[rt]
             .enter(Some(caller_options.instance), callee_options.instance)?;
-        Ok((vals, set))
+        Ok((vals, retptr, entered))
     });
-    let ((vals, retptr), entered) = match entered {
-        Ok(entered) => entered,
+    let (vals, retptr, entered) = match prepared {
+        Ok(prepared) => prepared,
         Err(t) => {
             let mut back = CallCx::new(caller, rt, caller_options);
             back.lends = lends;
