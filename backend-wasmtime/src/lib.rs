@@ -406,6 +406,17 @@ impl<T: Send + 'static> Caller<WasmtimeEngine, T> for HostCaller<'_, '_, '_, T> 
     }
 }
 
+/// Make the guest call the running host function handed on, in place (a
+/// nested call that cannot suspend), writing the host function's results
+/// into `outs`.
+fn run_handed_on_in_place<T: Send + 'static>(
+    host: &mut HostCaller<'_, '_, '_, T>,
+    outs: &mut [CoreVal],
+) -> Result<(), HostError> {
+    let call = take_handed_on(host.caller)?;
+    Ok(call.run_nested(host, outs)?)
+}
+
 /// The guest call a host function that returned [`HostError::Call`]
 /// handed on, or the trap of one that handed none.
 fn take_handed_on<T: Send + 'static>(
@@ -463,9 +474,7 @@ fn call_host_sync<T: Send + 'static>(
     let outcome = match func(&mut host, &args, &mut outs) {
         // Declared never to suspend, so the call it hands on may not
         // either: it runs in place.
-        Err(HostError::Call) => take_handed_on(host.caller)
-            .and_then(|call| call.run_nested(&mut host, &mut outs))
-            .map_err(HostError::Trap),
+        Err(HostError::Call) => run_handed_on_in_place(&mut host, &mut outs),
         outcome => outcome,
     };
     match outcome {
@@ -507,14 +516,18 @@ fn call_host<'a, T: Send + 'static>(
     // Nested calls a host function makes are driven in place (see
     // `call_in_place`): no waker is needed to drive them.
     let mut cx = Context::from_waker(Waker::noop());
-    let first = func(
-        &mut HostCaller {
-            caller: &mut caller,
-            cx: &mut cx,
-        },
-        &args,
-        &mut outs,
-    );
+    let mut host = HostCaller {
+        caller: &mut caller,
+        cx: &mut cx,
+    };
+    let first = match func(&mut host, &args, &mut outs) {
+        // Inside a call that cannot suspend, the call handed on runs in
+        // place, as any nested call does.
+        Err(HostError::Call) if host.caller.data().nested.is_nested() => {
+            run_handed_on_in_place(&mut host, &mut outs)
+        }
+        first => first,
+    };
     let next = match first {
         Ok(()) => {
             for (slot, v) in results.iter_mut().zip(outs.iter()) {
@@ -530,22 +543,6 @@ fn call_host<'a, T: Send + 'static>(
             Err(t) => return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(t))))),
         },
         Err(HostError::Call) => match take_handed_on(&mut caller) {
-            // Inside a call that cannot suspend, the call handed on runs
-            // in place, as any nested call does.
-            Ok(call) if caller.data().nested.is_nested() => {
-                let mut host = HostCaller {
-                    caller: &mut caller,
-                    cx: &mut cx,
-                };
-                let done = call.run_nested(&mut host, &mut outs).map(|()| {
-                    for (slot, v) in results.iter_mut().zip(outs.iter()) {
-                        *slot = to_val(*v);
-                    }
-                });
-                return Box::new(std::future::ready(
-                    done.map_err(|t| wasmtime::Error::new(HostTrap(t))),
-                ));
-            }
             Ok(call) => Next::Call(call),
             Err(t) => return Box::new(std::future::ready(Err(wasmtime::Error::new(HostTrap(t))))),
         },

@@ -595,7 +595,7 @@ impl<E: Engine, D: Send + 'static> InstancePre<E, D> {
         // instances it names exist, so that a start function can call into
         // a component instance made before it (and lower with its own
         // memory and realloc).
-        store.resolve_items(rt, &plan.resolvable_after[0])?;
+        store.resolve_items(rt, plan, &plan.resolvable_after[0])?;
         let mut imports = Vec::new();
         for (k, inst) in plan.instantiations.iter().enumerate() {
             imports.clear();
@@ -607,7 +607,7 @@ impl<E: Engine, D: Send + 'static> InstancePre<E, D> {
             E::data_mut(&mut store.inner).instances[rt]
                 .core_instances
                 .push(instance);
-            store.resolve_items(rt, &plan.resolvable_after[k + 1])?;
+            store.resolve_items(rt, plan, &plan.resolvable_after[k + 1])?;
         }
         Ok(Instance {
             rt,
@@ -696,9 +696,12 @@ impl<E: Engine, D: Send + 'static> Store<E, D> {
 
     /// Resolve `items` of runtime instance `rt`, whose core instances now
     /// exist.
-    fn resolve_items(&mut self, rt: usize, items: &[plan::Resolvable]) -> Result<()> {
-        let pre = E::data(&self.inner).instances[rt].pre.clone();
-        let plan = &pre.plan;
+    fn resolve_items(
+        &mut self,
+        rt: usize,
+        plan: &plan::PlanBody,
+        items: &[plan::Resolvable],
+    ) -> Result<()> {
         for item in items {
             match *item {
                 plan::Resolvable::Options(i) => {
